@@ -1,0 +1,170 @@
+"""Command line: `vidcurate <verb>`. Config mistakes end in one red line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from vidcurate.core.errors import ConfigError, VidcurateError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Turn raw video collections into training data for video-language and video-generation models.",
+)
+err = Console(stderr=True)
+out = Console()
+
+
+@app.command()
+def ingest(
+    folder: Annotated[Path, typer.Argument(help="folder to scan recursively for videos and images")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="manifest to write (.parquet, .csv, .jsonl)")],
+) -> None:
+    """Scan a folder into a manifest (ids stable across reruns; problems become error rows)."""
+    from vidcurate.io import ingest as ing
+    from vidcurate.io import manifest as mio
+
+    src = folder.resolve()
+    if output.resolve() == src or src in output.resolve().parents:
+        raise ConfigError(f"output {output} is inside the input folder {folder}; write it elsewhere")
+    table = ing.ingest_table(folder)
+    mio.write_manifest(table, output)
+    n_err = table.column("error").null_count if "error" in table.column_names else table.num_rows
+    problems = table.num_rows - n_err if "error" in table.column_names else 0
+    out.print(f"{table.num_rows - problems} media files, {problems} problems -> {output}")
+
+
+@app.command()
+def run(
+    recipe: Annotated[Path, typer.Argument(help="recipe YAML (e.g. recipes/default.yaml)")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="a folder of videos or a manifest file")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="run folder (created; resumable)")],
+    workers: Annotated[int | None, typer.Option(help="worker processes (default: cores)")] = None,
+    shard_size: Annotated[int | None, typer.Option(help="rows per shard (default: auto)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="redo every stage (removes only this run's stage folders)")] = False,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """Run a recipe. A rerun resumes; a changed stage config redoes that stage and the later ones."""
+    from vidcurate.core.recipe import load_recipe
+    from vidcurate.engines.local import LocalEngine
+    from vidcurate.report.summary import print_summary
+
+    r = load_recipe(recipe)
+    engine = LocalEngine(
+        r, out_dir, workers=workers, shard_size=shard_size, overwrite=overwrite, console=err, progress=progress
+    )
+    summary = engine.run(input)
+    print_summary(summary, out)
+
+
+@app.command("filter")
+def filter_cmd(
+    manifest: Annotated[Path, typer.Argument(help="manifest to filter (.parquet, .csv, .jsonl)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="kept rows")],
+    where: Annotated[str | None, typer.Option(help="SQL predicate (DuckDB) over columns")] = None,
+    rejected: Annotated[Path | None, typer.Option(help="rejected rows (default: rejected.parquet beside -o)")] = None,
+    fmin: Annotated[int | None, typer.Option(help="min num_frames")] = None,
+    fmax: Annotated[int | None, typer.Option(help="max num_frames")] = None,
+    dmin: Annotated[float | None, typer.Option(help="min duration_s")] = None,
+    dmax: Annotated[float | None, typer.Option(help="max duration_s")] = None,
+    min_width: Annotated[int | None, typer.Option()] = None,
+    min_height: Annotated[int | None, typer.Option()] = None,
+    min_side: Annotated[int | None, typer.Option(help="min of width, height")] = None,
+    ar_min: Annotated[float | None, typer.Option(help="min aspect ratio width/height")] = None,
+    ar_max: Annotated[float | None, typer.Option(help="max aspect ratio width/height")] = None,
+    drop_errors: Annotated[bool, typer.Option(help="reject rows with an error")] = False,
+) -> None:
+    """Keep rows matching every condition; rejected rows go to a second file with the reason."""
+    from pydantic import ValidationError
+
+    from vidcurate.core.recipe import format_validation_error
+    from vidcurate.stages.filter import FilterConfig, filter_file
+
+    params = dict(
+        where=where,
+        fmin=fmin,
+        fmax=fmax,
+        dmin=dmin,
+        dmax=dmax,
+        min_width=min_width,
+        min_height=min_height,
+        min_side=min_side,
+        ar_min=ar_min,
+        ar_max=ar_max,
+        drop_errors=drop_errors,
+    )
+    try:
+        cfg = FilterConfig(**params)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error("filter", FilterConfig, e)) from None
+    if not any(v not in (None, False) for v in params.values()):
+        raise ConfigError("filter: give --where or at least one condition flag (see --help)")
+    rej = rejected or output.with_name("rejected" + output.suffix)
+    res = filter_file(manifest, output, rej, cfg)
+    out.print(f"kept {res.kept} -> {res.output}\nrejected {res.rejected} -> {res.rejected_path}")
+
+
+@app.command()
+def probe(
+    files: Annotated[list[Path], typer.Argument(help="media files")],
+    decode_check: Annotated[str, typer.Option(help="none | ends | full")] = "ends",
+) -> None:
+    """Print what `probe` finds in each file, as JSON lines."""
+    from vidcurate.core.errors import RowError
+    from vidcurate.io.probe import probe_file
+
+    for f in files:
+        try:
+            info = probe_file(f, decode_check=decode_check)  # type: ignore[arg-type]
+            out.print_json(json.dumps({"path": str(f), **info}))
+        except RowError as e:
+            out.print_json(json.dumps({"path": str(f), "error": e.message, "error_kind": e.kind}))
+
+
+@app.command()
+def stages() -> None:
+    """List the stages and their parameters."""
+    from vidcurate.core import registry
+
+    for name in registry.names():
+        try:
+            cls = registry.get(name)
+        except ConfigError as e:
+            out.print(f"[bold]{name}[/]  (unavailable: {e})")
+            continue
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        out.print(f"[bold]{name}[/]  {doc}")
+        for key, f in cls.Config.model_fields.items():
+            default = f.default if f.default is not None else "-"
+            out.print(f"    {key} = {default!r}  {f.description or ''}")
+
+
+def main() -> None:
+    """Entry point: turn our own errors into one line instead of a traceback."""
+    try:
+        app(standalone_mode=False)
+    except (ConfigError, VidcurateError) as e:
+        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Abort:
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: finished shards are kept; rerun the same command to resume")
+        sys.exit(130)
+    except Exception as e:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

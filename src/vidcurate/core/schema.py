@@ -1,0 +1,146 @@
+"""The manifest's columns and their Arrow types, in one place.
+
+Every stage reads and writes plain columns of one table. Known columns are cast to the types
+below whenever a table is written, so shards written by different workers (one of which may
+have seen only nulls in a column) always agree. Unknown columns pass through untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pyarrow as pa
+
+CONVERSATION_TURN = pa.struct([("from", pa.string()), ("value", pa.string())])
+
+COLUMNS: dict[str, pa.DataType] = {
+    # identity
+    "id": pa.string(),
+    "path": pa.string(),
+    "media": pa.string(),  # video | image
+    "source": pa.string(),  # dataset name or ingest root
+    "parent_id": pa.string(),
+    # spans (seconds, float) and frame indices (int)
+    "start_s": pa.float64(),
+    "end_s": pa.float64(),
+    "start_frame": pa.int64(),
+    "end_frame": pa.int64(),
+    # probe
+    "container": pa.string(),
+    "duration_s": pa.float64(),
+    "duration_src": pa.string(),
+    "fps": pa.float64(),
+    "vfr": pa.bool_(),
+    "num_frames": pa.int64(),
+    "num_frames_src": pa.string(),
+    "width": pa.int32(),
+    "height": pa.int32(),
+    "coded_width": pa.int32(),
+    "coded_height": pa.int32(),
+    "rotation": pa.int32(),
+    "sar": pa.float64(),
+    "aspect_ratio": pa.float64(),
+    "codec": pa.string(),
+    "profile": pa.string(),
+    "pix_fmt": pa.string(),
+    "bit_rate": pa.int64(),
+    "has_audio": pa.bool_(),
+    "audio_codec": pa.string(),
+    "audio_error": pa.string(),
+    "size_bytes": pa.int64(),
+    "decoded_frames": pa.int64(),
+    "decode_errors": pa.int64(),
+    # text
+    "caption": pa.string(),
+    "query": pa.string(),
+    "conversations": pa.list_(CONVERSATION_TURN),
+    # errors: `error` is "<stage>: <message>", `error_kind` is "<stage>:<kind>"
+    "error": pa.string(),
+    "error_kind": pa.string(),
+    # written only to rejected files
+    "reject_reason": pa.string(),
+    "rejected_by": pa.string(),
+}
+
+REQUIRED = ("id", "path")
+
+# Reserved, never persisted: a stage sets it to a reason to move a row to the rejected output.
+REJECT = "_reject"
+
+
+def arrow_type(name: str) -> pa.DataType | None:
+    """The declared type of a known column, or None for a free column."""
+    return COLUMNS.get(name)
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """Cast known columns to their declared types; leave the others as they are.
+
+    All-null columns (type ``null``) of unknown names stay null-typed: `unify` settles them when
+    shards are combined.
+    """
+    fields = []
+    changed = False
+    for field in table.schema:
+        want = COLUMNS.get(field.name)
+        if want is not None and field.type != want:
+            fields.append(pa.field(field.name, want))
+            changed = True
+        else:
+            fields.append(field)
+    if not changed:
+        return table
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+def unify(schemas: Iterable[pa.Schema]) -> pa.Schema:
+    """One schema for several shards: union of columns, first-seen order, types promoted."""
+    schemas = [s.remove_metadata() for s in schemas]
+    if not schemas:
+        return pa.schema([])
+    return pa.unify_schemas(schemas, promote_options="permissive")
+
+
+def align(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Reorder/extend `table` to `schema` (missing columns become nulls), casting where needed."""
+    arrays = []
+    for field in schema:
+        if field.name in table.column_names:
+            col = table.column(field.name)
+            arrays.append(col if col.type == field.type else col.cast(field.type))
+        else:
+            arrays.append(pa.nulls(table.num_rows, type=field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def from_rows(rows: list[Mapping[str, Any]], like: pa.Schema | None = None) -> pa.Table:
+    """Build a table from dict rows; known columns get their declared types."""
+    names: dict[str, None] = {}
+    if like is not None:
+        for n in like.names:
+            names[n] = None
+    for r in rows:
+        for k in r:
+            names.setdefault(k, None)
+    fields = []
+    for n in names:
+        t = COLUMNS.get(n)
+        if t is None and like is not None and n in like.names:
+            t = like.field(n).type
+        fields.append((n, t))
+    arrays = []
+    out_fields = []
+    for n, t in fields:
+        values = [r.get(n) for r in rows]
+        arr = pa.array(values, type=t) if t is not None else pa.array(values)
+        arrays.append(arr)
+        out_fields.append(pa.field(n, arr.type))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(out_fields))
+
+
+def stable_id(*parts: Any, length: int = 16) -> str:
+    """A short hex id that depends only on `parts`, so reruns give the same ids."""
+    h = hashlib.sha1("\x1f".join("" if p is None else str(p) for p in parts).encode("utf-8"))
+    return h.hexdigest()[:length]

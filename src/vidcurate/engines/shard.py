@@ -1,0 +1,205 @@
+"""Running one stage over one shard: the unit of work of every engine.
+
+Reads the shard's input part, holds back error rows from stages that should not see them, runs
+the stage, checks its declared outputs, puts the rows back in order, moves rejected rows to their
+own part, and writes both parts atomically. The stats ride along in the Parquet metadata so a
+resumed run can still report them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from vidcurate.core import schema
+from vidcurate.core.errors import ConfigError, VidcurateError
+from vidcurate.core.stage import Stage, mark_error
+from vidcurate.io.manifest import atomic_path
+
+ROW = "__row"
+STATS_KEY = b"vidcurate.stats"
+
+
+class StageContractError(VidcurateError):
+    """A stage returned something its declaration does not allow (a bug in the stage)."""
+
+
+@dataclass
+class ShardStats:
+    shard: int
+    rows_in: int = 0
+    rows_out: int = 0
+    rejected: int = 0
+    errors: dict[str, int] = field(default_factory=dict)  # new errors by kind
+    seconds: float = 0.0
+    resumed: bool = False
+
+    def to_json(self) -> bytes:
+        d = asdict(self)
+        d.pop("resumed")
+        return json.dumps(d).encode()
+
+    @classmethod
+    def from_parquet(cls, path: Path) -> ShardStats:
+        meta = pq.read_schema(path).metadata or {}
+        raw = meta.get(STATS_KEY)
+        if raw is None:
+            n = pq.read_metadata(path).num_rows
+            return cls(shard=-1, rows_in=n, rows_out=n, resumed=True)
+        return cls(**json.loads(raw), resumed=True)
+
+
+def part_name(shard: int) -> str:
+    return f"part-{shard:05d}.parquet"
+
+
+def _error_mask(table: pa.Table) -> pa.ChunkedArray | None:
+    if "error" not in table.column_names:
+        return None
+    return pc.is_valid(table.column("error"))
+
+
+def run_stage(stage: Stage, batch: pa.Table) -> pa.Table:
+    """Apply `stage` to `batch`; a crash on the whole batch is retried row by row."""
+    try:
+        return stage.process(batch)
+    except ConfigError:
+        raise
+    except Exception:
+        if batch.num_rows <= 1:
+            return _crashed(stage, batch)
+    pieces = []
+    for i in range(batch.num_rows):
+        one = batch.slice(i, 1)
+        try:
+            pieces.append(stage.process(one))
+        except ConfigError:
+            raise
+        except Exception:
+            pieces.append(_crashed(stage, one))
+    return concat(pieces)
+
+
+def _crashed(stage: Stage, batch: pa.Table) -> pa.Table:
+    import traceback
+
+    msg = traceback.format_exc(limit=-1).strip().splitlines()[-1]
+    rows = [{**r, **mark_error(stage.name, "crash", f"stage crashed on this row: {msg}")} for r in batch.to_pylist()]
+    return schema.from_rows(rows, like=batch.schema)
+
+
+def concat(tables: list[pa.Table]) -> pa.Table:
+    tables = [t for t in tables if t is not None]
+    if not tables:
+        return pa.table({})
+    target = schema.unify(t.schema for t in tables)
+    return pa.concat_tables([schema.align(t, target) for t in tables])
+
+
+def process_shard(stage: Stage, table: pa.Table) -> tuple[pa.Table, pa.Table | None, ShardStats]:
+    """Run the stage on one shard's rows; returns (kept rows, rejected rows or None, stats)."""
+    t0 = time.perf_counter()
+    stats = ShardStats(shard=-1, rows_in=table.num_rows)
+    had_error = _error_mask(table)
+    table = table.append_column(ROW, pa.array(range(table.num_rows), pa.int64()))
+    held = None
+    if not stage.sees_errors and had_error is not None and pc.any(had_error).as_py():
+        held = table.filter(had_error)
+        work = table.filter(pc.invert(had_error))
+    else:
+        work = table
+    out = run_stage(stage, work) if work.num_rows or stage.sees_errors else work
+    out = _check_outputs(stage, out)
+    if held is not None and held.num_rows:
+        out = concat([out, held])
+        if ROW in out.column_names:
+            out = out.take(pc.sort_indices(out, sort_keys=[(ROW, "ascending")]))
+    # new errors by kind (rows that were fine coming in and carry an error going out)
+    if "error_kind" in out.column_names:
+        prior = set()
+        if had_error is not None and ROW in out.column_names:
+            prior = {i for i, e in enumerate(had_error.to_pylist()) if e}
+        rows = out.column(ROW).to_pylist() if ROW in out.column_names else [None] * out.num_rows
+        kinds = Counter(
+            k for k, r in zip(out.column("error_kind").to_pylist(), rows, strict=True) if k and r not in prior
+        )
+        stats.errors = dict(kinds)
+    rejected = None
+    if schema.REJECT in out.column_names:
+        mask = pc.is_valid(out.column(schema.REJECT))
+        if pc.any(mask).as_py():
+            rejected = out.filter(mask)
+            reason = rejected.column(schema.REJECT)
+            rejected = rejected.drop_columns([schema.REJECT]).append_column("reject_reason", reason)
+            out = out.filter(pc.invert(mask))
+        out = out.drop_columns([schema.REJECT])
+    if ROW in out.column_names:
+        out = out.drop_columns([ROW])
+    if rejected is not None and ROW in rejected.column_names:
+        rejected = rejected.drop_columns([ROW])
+    stats.rows_out = out.num_rows
+    stats.rejected = 0 if rejected is None else rejected.num_rows
+    stats.seconds = time.perf_counter() - t0
+    return schema.conform(out), (schema.conform(rejected) if rejected is not None else None), stats
+
+
+def _check_outputs(stage: Stage, out: pa.Table) -> pa.Table:
+    """Every declared output column must exist; it may be all-null only if every row failed."""
+    if not isinstance(out, pa.Table):
+        raise StageContractError(f"stage '{stage.name}' returned {type(out).__name__}, not a pyarrow Table")
+    missing = [c for c in stage.provides if c not in out.column_names]
+    if not missing:
+        return out
+    err = _error_mask(out)
+    all_failed = out.num_rows == 0 or (err is not None and pc.all(err).as_py())
+    if not all_failed:
+        raise StageContractError(
+            f"stage '{stage.name}' declares column(s) {', '.join(missing)} but did not produce them"
+        )
+    for c in missing:
+        out = out.append_column(c, pa.nulls(out.num_rows, type=schema.arrow_type(c) or pa.null()))
+    return out
+
+
+def write_part(table: pa.Table, path: Path, stats: ShardStats | None = None) -> None:
+    """Write a part file atomically, with the shard's stats in its metadata."""
+    meta = dict(table.schema.metadata or {})
+    if stats is not None:
+        meta[STATS_KEY] = stats.to_json()
+    table = table.replace_schema_metadata(meta)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def execute(stage: Stage, src: Path, dest: Path, rejected_dest: Path, shard: int) -> ShardStats:
+    """Worker entry: read `src`, run, write the rejected part then the main part (the commit)."""
+    table = schema.conform(pq.read_table(src))
+    kept, rejected, stats = process_shard(stage, table)
+    stats.shard = shard
+    if rejected is not None:
+        write_part(rejected, rejected_dest)
+    write_part(kept, dest, stats)
+    return stats
+
+
+def failed_shard(stage_name: str, src: Path, dest: Path, shard: int, why: str) -> ShardStats:
+    """Record every row of a shard whose worker died as an error, so the run can finish."""
+    table = schema.conform(pq.read_table(src))
+    rows = [r if r.get("error") else {**r, **mark_error(stage_name, "worker_died", why)} for r in table.to_pylist()]
+    out = schema.from_rows(rows, like=table.schema) if rows else table
+    stats = ShardStats(shard=shard, rows_in=table.num_rows, rows_out=out.num_rows)
+    stats.errors = {f"{stage_name}:worker_died": sum(1 for r in table.to_pylist() if not r.get("error"))}
+    write_part(out, dest, stats)
+    return stats
+
+
+def as_dict(stats: ShardStats) -> dict[str, Any]:
+    return asdict(stats)
