@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 import wave
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,9 @@ import av
 import av.error
 import numpy as np
 import pytest
-from conftest import shared_video
 
 import vidcurate.io.probe as probe_mod
+from conftest import shared_video
 from vidcurate.core.errors import ProbeError
 from vidcurate.io.probe import PROBE_KEYS, probe_file
 
@@ -145,6 +147,9 @@ def test_vfr_from_timestamps_alone() -> None:
     # 240 fps in a millisecond time base steps 4, 4, 4, 5 ticks: rounding, not VFR
     ms240 = [round(i * 1000 / 240) for i in range(240)]
     assert probe_mod._is_vfr(probe_mod._Walk(pts=ms240, complete=True), None, None) is False
+    # a sampled window cut mid-GOP lacks the B-frames decoded after its last packet: not a gap
+    cut = [512 * i for i in (0, 3, 1, 2, 6, 4, 5, 9)]  # decode order; frames 7 and 8 come next
+    assert probe_mod._is_vfr(probe_mod._Walk(pts=cut, complete=False), None, None) is False
     # one frame interval 30 % longer than the rest is VFR
     steady = [i * 1000 for i in range(50)] + [50_300 + i * 1000 for i in range(50)]
     assert probe_mod._is_vfr(probe_mod._Walk(pts=steady, complete=True), None, None) is True
@@ -363,18 +368,37 @@ def test_unreadable_file_via_access_check(tmp_path: Path, monkeypatch: pytest.Mo
     expect_error(p, "permission")
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read a chmod 000 file")
-def test_unreadable_file_real_permissions(tmp_path: Path) -> None:
-    p = tmp_path / "locked.mp4"
+def test_unreadable_file_real_permissions() -> None:
+    """A real chmod 000 file. As root (CI), the probe runs in a child without the DAC-override capability."""
+    d = Path(tempfile.mkdtemp(prefix="vc-perm-"))
+    d.chmod(0o755)
+    p = d / "locked.mp4"
     shutil.copyfile(shared_video("16_dec_video_90.mov"), p)
     p.chmod(0)
     try:
-        expect_error(p, "permission")
+        if os.geteuid() != 0:
+            expect_error(p, "permission")
+            return
+        code = (
+            "import sys; from vidcurate.io.probe import probe_file; from vidcurate.core.errors import ProbeError\n"
+            "try:\n    probe_file(sys.argv[1])\nexcept ProbeError as e:\n    print(e.kind)"
+        )
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "util-linux's setpriv is needed to drop root's file-permission override"
+        drop = "-dac_override,-dac_read_search"
+        r = subprocess.run(
+            [setpriv, "--bounding-set", drop, "--inh-caps", drop, sys.executable, "-c", code, str(p)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.stdout.strip() == "permission", r.stderr
     finally:
         p.chmod(0o644)
+        shutil.rmtree(d)
 
 
-def test_permission_error_while_opening_is_translated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_permission_error_on_open_is_translated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     p = tmp_path / "race.mp4"
     shutil.copyfile(shared_video("16_dec_video_90.mov"), p)
 

@@ -103,9 +103,7 @@ def test_scenes_cut_exactly_at_truth(work: Path) -> None:
 
 def test_scenes_custom_colors_flat(work: Path) -> None:
     colors = [synth.PALETTE["yellow"], synth.PALETTE["cyan"], synth.PALETTE["red"]]
-    v = synth.scenes(
-        work / "flat.mkv", cuts=(7, 13), num_frames=20, colors=colors, noise=False, size=(160, 96), fps=10
-    )
+    v = synth.scenes(work / "flat.mkv", cuts=(7, 13), num_frames=20, colors=colors, noise=False, size=(160, 96), fps=10)
     frames = decode(v.path)
     assert len(frames) == 20 and frames[0].shape == (96, 160, 3)
     labels = [synth.nearest_palette(f.reshape(-1, 3).mean(axis=0), colors) for f in frames]
@@ -184,9 +182,7 @@ def test_black(work: Path) -> None:
 
     v = synth.black(work / "black_part.mp4", num_frames=30, black_ranges=[(5, 10), (25, 40)])
     is_black = [float(f.mean()) < 3 for f in decode(v.path)]
-    assert (
-        [i for i, b in enumerate(is_black) if b] == v.truth["black_frames"] == [5, 6, 7, 8, 9, *range(25, 30)]
-    )
+    assert [i for i, b in enumerate(is_black) if b] == v.truth["black_frames"] == [5, 6, 7, 8, 9, *range(25, 30)]
     assert v.truth["black_frame_ratio"] == pytest.approx(10 / 30)
 
 
@@ -201,9 +197,7 @@ def test_noise(work: Path) -> None:
 # ---------------------------------------------------------------------------------------------- counter
 
 
-@pytest.mark.parametrize(
-    ("codec", "name", "n"), [("libx264", "counter.mp4", 120), ("mjpeg", "counter.avi", 30)]
-)
+@pytest.mark.parametrize(("codec", "name", "n"), [("libx264", "counter.mp4", 120), ("mjpeg", "counter.avi", 30)])
 def test_counter_reads_every_frame(work: Path, codec: str, name: str, n: int) -> None:
     v = synth.counter(work / name, num_frames=n, codec=codec)
     frames = decode(v.path)

@@ -64,9 +64,7 @@ def _error(what: str, returncode: int | None, stderr: bytes | str, cmd: Sequence
     return FFmpegError(msg, returncode=returncode, stderr=tail, cmd=cmd)
 
 
-def run_ffmpeg(
-    args: Sequence[str], *, input_bytes: bytes | None = None, timeout: float | None = None
-) -> None:
+def run_ffmpeg(args: Sequence[str], *, input_bytes: bytes | None = None, timeout: float | None = None) -> None:
     """Run ``ffmpeg -hide_banner -nostdin -loglevel error *args`` (no shell); raise FFmpegError on failure.
 
     ``-nostdin`` only turns off ffmpeg's interactive keys; an ``-i -`` input still reads ``input_bytes``.
@@ -186,9 +184,7 @@ class FrameWriter:
         self._cmd = self.command()
         # stderr goes to a file, not a pipe: a pipe nobody drains could fill up and deadlock our writes.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - owned by this writer, closed in _cleanup
-        self._proc = subprocess.Popen(
-            self._cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr
-        )
+        self._proc = subprocess.Popen(self._cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr)
         return self
 
     def __enter__(self) -> FrameWriter:
@@ -231,9 +227,7 @@ class FrameWriter:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-                raise _error(
-                    f"ffmpeg timed out after {self.timeout}s", None, self._stderr_text(), self._cmd
-                ) from None
+                raise _error(f"ffmpeg timed out after {self.timeout}s", None, self._stderr_text(), self._cmd) from None
             if rc != 0:
                 raise _error("ffmpeg failed", rc, self._stderr_text(), self._cmd)
             if self.frames_written == 0:

@@ -89,7 +89,9 @@ def probe_file(
     never failing on it); ``ends`` also requires the first frame and the last second to decode;
     ``full`` decodes every frame and reports ``decoded_frames``. ``count_frames`` decides whether
     packets are counted when the header has no frame count (``auto``: files up to
-    ``count_max_bytes``). Raises :class:`ProbeError` when the file is unusable.
+    ``count_max_bytes``); a file without any duration, or a ``full`` check, is walked to the end
+    anyway, and then its count is reported as ``counted`` whatever ``count_frames`` says.
+    Raises :class:`ProbeError` when the file is unusable.
     """
     if decode_check not in ("none", "ends", "full"):
         raise ValueError(f"decode_check must be none, ends or full, not {decode_check!r}")
@@ -211,8 +213,10 @@ def _probe(
             what = "audio only" if container.streams.audio else "no streams it can read"
             raise ProbeError("no_video_stream", f"{name}: no video stream ({what})")
         vs = video[0]
-        vs.thread_type = "AUTO"
         cc = vs.codec_context
+        if cc is None:
+            raise ProbeError("decode_failed", f"{name}: FFmpeg has no decoder for its video codec")
+        vs.thread_type = "AUTO"
         tb = vs.time_base or Fraction(1, 1)
         names = [n.strip() for n in (container.format.name or "").split(",") if n.strip()]
         ext = p.suffix.lower().lstrip(".")
@@ -233,12 +237,12 @@ def _probe(
         audio = container.streams.audio[0] if container.streams.audio else None
         info: dict[str, Any] = {
             "container": fmt,
-            "codec": cc.codec.canonical_name if cc.codec else cc.name,
+            "codec": _codec_name(vs),
             "pix_fmt": cc.pix_fmt,
             "profile": vs.profile or cc.profile or None,
             "bit_rate": (container.bit_rate or None) or (cc.bit_rate or None),
             "has_audio": audio is not None,
-            "audio_codec": (audio.codec_context.codec.canonical_name if audio is not None else None),
+            "audio_codec": _codec_name(audio) if audio is not None else None,
         }
         avg, guessed, base = vs.average_rate, vs.guessed_rate, vs.base_rate
         stream_start = vs.start_time if vs.start_time is not None else walk.start_pts
@@ -307,7 +311,7 @@ def _probe(
             last_s, frames, errors = _decode_end(p, vs_index, target_s)
             decode_errors += errors
             how = f"seeking to {target_s:.2f} s"
-        # frames without timestamps cannot be placed in time: that they decode has to do
+        # frames without timestamps cannot be placed in time; then that they decode at all must do
         if not frames or (last_s is not None and last_s < target_s - _END_SLACK_S):
             got = f"the last frame that decodes is at {last_s:.2f} s" if frames else "no frame decodes"
             raise ProbeError(
@@ -351,6 +355,14 @@ def _probe(
         "decode_errors": decode_errors,
     }
     return {k: out[k] for k in PROBE_KEYS}
+
+
+def _codec_name(stream: Any) -> str | None:
+    """Canonical codec name ("mp3", not the decoder's "mp3float"); None when FFmpeg cannot decode it."""
+    cc = stream.codec_context
+    if cc is None:
+        return None
+    return cc.codec.canonical_name if cc.codec is not None else cc.name
 
 
 def _decode_packet(stream: Any, packet: Any, walk: _Walk) -> list[Any]:
