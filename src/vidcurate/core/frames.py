@@ -1,0 +1,85 @@
+"""What frame scorers ask for (`FrameSpec`) and what they get (`Frames`).
+
+Frames never enter the manifest. A stage that looks at pixels declares a `FrameSpec` per scorer;
+the decoder takes the union, decodes the clip once, and hands each scorer a read-only `Frames`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """Which frames, at what size and colour.
+
+    Exactly one selection: `fps` (frames per second of the span), `num` (N frames spread
+    uniformly over the span), `keyframes` (only key frames), or none of them (every frame).
+    `max_side` bounds the longer side after rotation (aspect kept; never upscales); `width`
+    fixes the width instead. `gray` gives the luma plane (H, W) instead of RGB (H, W, 3).
+    """
+
+    fps: float | None = None
+    num: int | None = None
+    keyframes: bool = False
+    max_side: int | None = None
+    width: int | None = None
+    gray: bool = False
+
+    def __post_init__(self) -> None:
+        chosen = sum(x is not None and x is not False for x in (self.fps, self.num, self.keyframes or None))
+        if chosen > 1:
+            raise ValueError("FrameSpec: choose one of fps, num, keyframes")
+        if self.fps is not None and self.fps <= 0:
+            raise ValueError("FrameSpec: fps must be > 0")
+        if self.num is not None and self.num <= 0:
+            raise ValueError("FrameSpec: num must be > 0")
+        if self.max_side is not None and self.width is not None:
+            raise ValueError("FrameSpec: give max_side or width, not both")
+
+    @property
+    def every_frame(self) -> bool:
+        return self.fps is None and self.num is None and not self.keyframes
+
+    @property
+    def look(self) -> tuple[int | None, int | None, bool]:
+        """Frames with the same look (size rule and colour) share one conversion."""
+        return (self.max_side, self.width, self.gray)
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Decoded frames of one clip for one scorer: a read-only (N, H, W[, 3]) uint8 array."""
+
+    data: np.ndarray
+    times_s: np.ndarray  # presentation time of each frame, seconds from the start of the file
+    keyframe: np.ndarray  # bool per frame
+    spec: FrameSpec
+    src_width: int = 0  # displayed size of the source (after rotation)
+    src_height: int = 0
+    span: tuple[float, float] = (0.0, 0.0)
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.data.shape[1]) if len(self) else 0
+
+    @property
+    def width(self) -> int:
+        return int(self.data.shape[2]) if len(self) else 0
+
+
+@dataclass
+class DecodeStats:
+    """Counts for one decode pass: tests use them to prove a clip is decoded once."""
+
+    opens: int = 0
+    packets: int = 0
+    frames: int = 0  # frames decoded (not only those kept)
+    errors: int = 0  # packets the decoder rejected (skipped, not fatal)
+    converted: int = 0  # frame conversions made (shared between scorers with the same look)
+    messages: list[str] = field(default_factory=list)

@@ -1,0 +1,246 @@
+"""Decode a video span once with PyAV and hand out frames in the shapes callers asked for.
+
+`iter_frames` streams every decoded frame of a span (threaded decode, keyframe seek, corrupt
+packets skipped and counted) without converting anything. `sample` runs it once for a set of
+`FrameSpec`s, converts only the frames some spec selects, shares conversions between specs
+with the same size/colour, applies the display rotation, and returns read-only arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import av.error
+import cv2
+import numpy as np
+
+from vidcurate.core.errors import ProbeError
+from vidcurate.core.frames import DecodeStats, Frames, FrameSpec
+
+_DECODE_ERRORS = (av.error.FFmpegError,)  # a bad packet: skip it, count it
+
+
+@dataclass
+class Decoded:
+    """One decoded frame and where it sits: `time_s` from the file start, `index` in the span."""
+
+    frame: av.VideoFrame
+    time_s: float
+    index: int
+    key: bool
+    rotation: int
+
+
+@contextmanager
+def open_video(
+    path: str | Path, stats: DecodeStats | None = None
+) -> Iterator[tuple[av.container.InputContainer, av.VideoStream]]:
+    """Open a file's first video stream for threaded decoding; errors become `ProbeError`."""
+    try:
+        container = av.open(str(path), "r")
+    except FileNotFoundError:
+        raise ProbeError("not_found", f"{Path(path).name}: file not found") from None
+    except (av.error.FFmpegError, OSError) as e:
+        raise ProbeError("invalid_data", f"{Path(path).name}: cannot open ({e})") from None
+    if stats is not None:
+        stats.opens += 1
+    try:
+        if not container.streams.video:
+            raise ProbeError("no_video_stream", f"{Path(path).name}: no video stream")
+        vs = container.streams.video[0]
+        vs.thread_type = "AUTO"
+        yield container, vs
+    finally:
+        container.close()
+
+
+def iter_frames(
+    path: str | Path,
+    *,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    stats: DecodeStats | None = None,
+) -> Iterator[Decoded]:
+    """Every decodable frame with start_s <= time < end_s, in presentation order.
+
+    Seeks to the keyframe before `start_s`; a packet the decoder rejects is counted in
+    `stats.errors` and skipped. Frames without a timestamp get one from the previous frame.
+    """
+    stats = stats if stats is not None else DecodeStats()
+    with open_video(path, stats) as (container, vs):
+        tb = float(vs.time_base) if vs.time_base else 1e-6
+        rate = float(vs.average_rate or vs.guessed_rate or 25)
+        start = float(start_s or 0.0)
+        if start > 0:
+            try:
+                container.seek(int(start / tb), stream=vs, backward=True, any_frame=False)
+            except av.error.FFmpegError:
+                container.seek(0)
+        index, last_t = 0, None
+        for packet in container.demux(vs):
+            stats.packets += packet.size > 0
+            try:
+                frames = packet.decode()
+            except _DECODE_ERRORS as e:
+                stats.errors += 1
+                if len(stats.messages) < 5:
+                    stats.messages.append(f"packet at {packet.pts}: {e}")
+                continue
+            for frame in frames:
+                stats.frames += 1
+                t = frame.time if frame.pts is not None else (last_t + 1 / rate if last_t is not None else 0.0)
+                last_t = t
+                if t < start - 1e-6:
+                    continue
+                if end_s is not None and t >= end_s - 1e-6:
+                    return
+                yield Decoded(frame, float(t), index, bool(frame.key_frame), int(getattr(frame, "rotation", 0) or 0))
+                index += 1
+
+
+def output_size(width: int, height: int, spec: FrameSpec) -> tuple[int, int]:
+    """Size of a converted frame (already rotated dims in, rotated dims out); never upscales."""
+    if spec.width is not None and spec.width < width:
+        return spec.width, max(2, round(height * spec.width / width))
+    if spec.max_side is not None and max(width, height) > spec.max_side:
+        s = spec.max_side / max(width, height)
+        return max(2, round(width * s)), max(2, round(height * s))
+    return width, height
+
+
+def convert(d: Decoded, spec: FrameSpec) -> np.ndarray:
+    """The frame at the spec's size and colour, upright (display rotation applied)."""
+    f = d.frame
+    quarter = round(d.rotation / 90) % 4
+    w, h = (f.height, f.width) if quarter % 2 else (f.width, f.height)
+    ow, oh = output_size(w, h, spec)
+    cw, ch = (oh, ow) if quarter % 2 else (ow, oh)  # size before rotating
+    if spec.gray:
+        img = luma(f)
+        if (cw, ch) != (f.width, f.height):
+            img = cv2.resize(img, (cw, ch), interpolation=cv2.INTER_AREA)
+    else:
+        img = f.to_ndarray(width=cw, height=ch, format="rgb24", interpolation="BILINEAR")
+    if quarter:
+        img = np.rot90(img, k=quarter)
+    return np.ascontiguousarray(img)
+
+
+def luma(f: av.VideoFrame) -> np.ndarray:
+    """The Y plane without a colour conversion when the format is planar YUV."""
+    if f.format.name.startswith(("yuv", "yuvj", "nv12", "nv21", "gray")):
+        plane = f.planes[0]
+        buf = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        return buf[: f.height, : f.width]
+    return f.to_ndarray(format="gray")
+
+
+def span_end(path: str | Path, end_s: float | None, duration_s: float | None) -> float | None:
+    """The end of a span: given, else the known duration, else the container's."""
+    if end_s is not None:
+        return end_s
+    if duration_s is not None:
+        return duration_s
+    try:
+        with open_video(path) as (container, vs):
+            if container.duration:
+                return container.duration / 1e6
+            if vs.duration and vs.time_base:
+                return float(vs.duration * vs.time_base)
+    except ProbeError:
+        return None
+    return None
+
+
+class _Selector:
+    """Decides, frame by frame, whether a spec wants the frame (first frame at/after each target)."""
+
+    def __init__(self, spec: FrameSpec, start: float, end: float | None) -> None:
+        self.spec = spec
+        self.k = 0
+        self.targets: list[float] | None = None
+        if spec.num is not None:
+            if end is None or end <= start:
+                self.targets = [start]  # unknown length: one frame at the start
+            else:
+                step = (end - start) / spec.num
+                self.targets = [start + (i + 0.5) * step for i in range(spec.num)]
+        self.start = start
+
+    def wants(self, d: Decoded, frame_dt: float) -> bool:
+        s = self.spec
+        if s.every_frame:
+            return True
+        if s.keyframes:
+            return d.key
+        eps = frame_dt / 2
+        if s.fps is not None:
+            target = self.start + self.k / s.fps
+            if d.time_s + eps < target:
+                return False
+            self.k = max(self.k + 1, math.floor((d.time_s + eps - self.start) * s.fps) + 1)
+            return True
+        assert self.targets is not None
+        if self.k >= len(self.targets) or d.time_s + eps < self.targets[self.k]:
+            return False
+        while self.k < len(self.targets) and d.time_s + eps >= self.targets[self.k]:
+            self.k += 1
+        return True
+
+
+def sample(
+    path: str | Path,
+    specs: Mapping[str, FrameSpec],
+    *,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    duration_s: float | None = None,
+    stats: DecodeStats | None = None,
+) -> dict[str, Frames]:
+    """Decode the span once and return, per spec name, the frames that spec selects."""
+    stats = stats if stats is not None else DecodeStats()
+    start = float(start_s or 0.0)
+    end = span_end(path, end_s, duration_s) if any(s.num for s in specs.values()) else end_s
+    selectors = {name: _Selector(spec, start, end) for name, spec in specs.items()}
+    picked: dict[str, list[tuple[np.ndarray, float, bool]]] = {name: [] for name in specs}
+    src = (0, 0)
+    frame_dt = 1 / 25  # until two frames tell the real interval
+    last_t = None
+    for d in iter_frames(path, start_s=start_s, end_s=end_s, stats=stats):
+        if d.index == 1 and last_t is not None and d.time_s > last_t:
+            frame_dt = d.time_s - last_t
+        last_t = d.time_s
+        quarter = round(d.rotation / 90) % 2
+        src = (d.frame.height, d.frame.width) if quarter else (d.frame.width, d.frame.height)
+        cache: dict[tuple[int | None, int | None, bool], np.ndarray] = {}
+        for name, sel in selectors.items():
+            if not sel.wants(d, frame_dt):
+                continue
+            look = sel.spec.look
+            if look not in cache:
+                cache[look] = convert(d, sel.spec)
+                stats.converted += 1
+            picked[name].append((cache[look], d.time_s, d.key))
+    out: dict[str, Frames] = {}
+    for name, spec in specs.items():
+        items = picked[name]
+        if items:
+            data = np.stack([x[0] for x in items])
+        else:
+            data = np.zeros((0, 0, 0) if spec.gray else (0, 0, 0, 3), np.uint8)
+        data.setflags(write=False)
+        out[name] = Frames(
+            data=data,
+            times_s=np.array([x[1] for x in items], dtype=np.float64),
+            keyframe=np.array([x[2] for x in items], dtype=bool),
+            spec=spec,
+            src_width=src[0],
+            src_height=src[1],
+            span=(start, end if end is not None else (last_t or start)),
+        )
+    return out

@@ -1,0 +1,108 @@
+"""Decode-once frame sampling: the right frames, upright, in the asked shape, one pass."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import shared_video
+from vidcurate import synth
+from vidcurate.core.errors import ProbeError
+from vidcurate.core.frames import DecodeStats, FrameSpec
+from vidcurate.io.decode import iter_frames, sample
+from vidcurate.io.ffmpeg import ffmpeg_exe
+
+
+@pytest.fixture(scope="module")
+def counter(tmp_path_factory: pytest.TempPathFactory) -> synth.SynthVideo:
+    return synth.counter(tmp_path_factory.mktemp("dec") / "counter.mp4", num_frames=120, fps=24)
+
+
+def indices(frames: np.ndarray) -> list[int]:
+    return [synth.read_counter(f) for f in frames]
+
+
+def test_specs_select_the_right_frames_in_one_pass(counter: synth.SynthVideo) -> None:
+    st = DecodeStats()
+    specs = {
+        "fps": FrameSpec(fps=2),
+        "num": FrameSpec(num=4),
+        "small_gray": FrameSpec(fps=2, gray=True, max_side=160),
+        "keys": FrameSpec(keyframes=True),
+    }
+    r = sample(counter.path, specs, stats=st)
+    assert indices(r["fps"].data) == list(range(0, 120, 12))
+    assert indices(r["num"].data) == [15, 45, 75, 105]  # centres of 4 equal parts of 5 s
+    assert r["small_gray"].data.shape == (10, 120, 160)
+    assert r["keys"].times_s.tolist() == [0.0, 2.0, 4.0]  # gop = 2 s
+    assert (st.opens, st.packets, st.frames, st.errors) == (1, 120, 120, 0)
+    assert st.converted == 10 + 10 + 4  # keyframes reuse the fps spec's conversions
+    with pytest.raises(ValueError):
+        r["fps"].data[0, 0, 0, 0] = 1  # read-only views
+
+
+def test_span_seek(counter: synth.SynthVideo) -> None:
+    r = sample(counter.path, {"a": FrameSpec(fps=4)}, start_s=2.0, end_s=3.0)
+    assert indices(r["a"].data) == [48, 54, 60, 66]
+    every = [d.index for d in iter_frames(counter.path, start_s=1.0, end_s=1.5)]
+    assert every == list(range(12))
+
+
+@pytest.mark.parametrize("degrees", [90, -90, 180])
+def test_rotation_matches_ffmpeg_autorotate(counter: synth.SynthVideo, tmp_path: Path, degrees: int) -> None:
+    rv = synth.rotated(tmp_path / "rot.mp4", counter, degrees)
+    w, h = rv.truth["display_size"]
+    got = sample(rv.path, {"a": FrameSpec(num=1)})["a"].data[0]
+    raw = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-ss",
+            "2.5",
+            "-i",
+            str(rv.path),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    want = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+    assert got.shape == want.shape
+    assert np.abs(got.astype(int) - want.astype(int)).mean() < 2.0
+
+
+def test_real_rotated_phone_video_is_portrait() -> None:
+    r = sample(shared_video("16_dec_video_90.mov"), {"a": FrameSpec(), "s": FrameSpec(max_side=284)})
+    assert r["a"].data.shape == (3, 568, 320, 3)
+    assert r["s"].data.shape == (3, 284, 160, 3)
+
+
+def test_corrupt_packet_is_skipped_and_counted() -> None:
+    st = DecodeStats()
+    n = sum(1 for _ in iter_frames(shared_video("17_dec_corrupted.mp4"), stats=st))
+    assert n == 49 and st.errors >= 1
+
+
+def test_bad_file_is_a_probe_error(tmp_path: Path) -> None:
+    p = tmp_path / "x.mp4"
+    p.write_text("nope")
+    with pytest.raises(ProbeError) as e:
+        sample(p, {"a": FrameSpec(num=2)})
+    assert e.value.kind == "invalid_data"
+
+
+def test_framespec_validation() -> None:
+    with pytest.raises(ValueError):
+        FrameSpec(fps=2, num=3)
+    with pytest.raises(ValueError):
+        FrameSpec(max_side=100, width=50)
