@@ -52,10 +52,16 @@ COLUMNS: dict[str, pa.DataType] = {
     "size_bytes": pa.int64(),
     "decoded_frames": pa.int64(),
     "decode_errors": pa.int64(),
-    # text
+    # text and conversations (dataset converters, captioning, QA)
     "caption": pa.string(),
     "query": pa.string(),
     "conversations": pa.list_(CONVERSATION_TURN),
+    "answer": pa.string(),
+    "options": pa.list_(pa.string()),
+    "answer_index": pa.int64(),
+    "answer_indices": pa.list_(pa.int64()),  # several correct choices (CLEVRER)
+    "source_id": pa.string(),  # the dataset's own id of the video/sample
+    "question_id": pa.string(),
     # errors: `error` is "<stage>: <message>", `error_kind` is "<stage>:<kind>"
     "error": pa.string(),
     "error_kind": pa.string(),
