@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_PIN)"
-	$(BIN)/python -m pip install -q -e ".[dev,ml,llm,view]"
+	$(BIN)/python -m pip install -q -e ".[dev,ml,llm,view,ray]"
 	touch $(STAMP)
 
 demo: $(STAMP)

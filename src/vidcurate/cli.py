@@ -49,17 +49,30 @@ def run(
     shard_size: Annotated[int | None, typer.Option(help="rows per shard (default: auto)")] = None,
     overwrite: Annotated[bool, typer.Option(help="redo every stage (removes only this run's stage folders)")] = False,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    engine: Annotated[str | None, typer.Option(help="local | ray (default: the recipe's, else local)")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address, e.g. auto")] = None,
 ) -> None:
     """Run a recipe. A rerun resumes; a changed stage config redoes that stage and the later ones."""
+    from vidcurate import engines
     from vidcurate.core.recipe import load_recipe
-    from vidcurate.engines.local import LocalEngine
     from vidcurate.report.summary import print_summary
 
     r = load_recipe(recipe)
-    engine = LocalEngine(
-        r, out_dir, workers=workers, shard_size=shard_size, overwrite=overwrite, console=err, progress=progress
+    if engine not in (None, "local", "ray"):
+        raise ConfigError(f"--engine must be local or ray, got {engine!r}")
+    extra = {"address": ray_address} if (engine or r.engine.kind) == "ray" else {}
+    runner = engines.create(
+        r,
+        out_dir,
+        kind=engine,
+        workers=workers,
+        shard_size=shard_size,
+        overwrite=overwrite,
+        console=err,
+        progress=progress,
+        **extra,
     )
-    summary = engine.run(input)
+    summary = runner.run(input)
     print_summary(summary, out)
 
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -30,8 +30,10 @@ class EngineOptions(BaseModel):
     """Engine settings a recipe may fix; command-line flags override them."""
 
     model_config = ConfigDict(extra="forbid")
+    kind: Literal["local", "ray"] = "local"
     workers: int | None = None
     shard_size: int | None = None
+    address: str | None = None  # Ray cluster address ("auto" joins a running cluster)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -101,8 +101,3 @@ def _one_line(e: BaseException) -> str:
     where = f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
     return f"{type(e).__name__}: {e}{where}".replace("\n", " ")
 
-
-def iter_slices(table: pa.Table, size: int) -> Iterator[pa.Table]:
-    """Zero-copy slices of at most `size` rows."""
-    for start in range(0, table.num_rows, size):
-        yield table.slice(start, size)

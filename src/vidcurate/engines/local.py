@@ -301,7 +301,7 @@ class LocalEngine:
                 i,
             )
 
-        if self.workers <= 1 or len(todo) <= 1:
+        if self._in_process(todo):
             for i in todo:
                 s = _worker_execute(*args(i))
                 stats.append(s)
@@ -317,6 +317,7 @@ class LocalEngine:
             report.seconds += s.seconds
             for k, v in s.errors.items():
                 report.errors[k] = report.errors.get(k, 0) + v
+        _clean_tmp(d)  # temp files of a worker that died mid-shard
         meta = _read_stage_meta(d) or {}
         meta["complete"] = True
         _write_stage_meta(d, meta)
@@ -361,6 +362,10 @@ class LocalEngine:
         return results
 
     # -- pool -----------------------------------------------------------------------------------
+
+    def _in_process(self, todo: list[int]) -> bool:
+        """One worker or one shard: no pool (cheaper, and debuggers work)."""
+        return self.workers <= 1 or len(todo) <= 1
 
     @contextlib.contextmanager
     def _pool_scope(self) -> Iterator[None]:

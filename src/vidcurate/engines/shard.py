@@ -13,7 +13,6 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -200,6 +199,3 @@ def failed_shard(stage_name: str, src: Path, dest: Path, shard: int, why: str) -
     write_part(out, dest, stats)
     return stats
 
-
-def as_dict(stats: ShardStats) -> dict[str, Any]:
-    return asdict(stats)
