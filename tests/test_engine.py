@@ -211,3 +211,16 @@ def test_splitter_keeps_order_and_error_rows(tmp_path: Path) -> None:
         ("v02.mp4", 0),
         ("v02.mp4", 1),
     ]
+
+
+def test_duplicate_ids_in_a_manifest_are_refused(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    m = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"id": ["a", "b", "a"], "path": ["/x.mp4", "/y.mp4", "/z.mp4"]}), m)
+    with pytest.raises(ConfigError, match="id 'a' appears more than once"):
+        run(recipe(), m, tmp_path / "out", workers=1)
+    pq.write_table(pa.table({"path": ["/x.mp4", "/x.mp4"]}), m)  # no ids: derived, made unique
+    run(parse_recipe({"stages": [{"filter": {"where": "true"}}]}), m, tmp_path / "out2", workers=1)
+    ids = [r["id"] for r in table(tmp_path / "out2")]
+    assert len(set(ids)) == 2 and ids[1] == ids[0] + "-2"

@@ -223,8 +223,16 @@ class LocalEngine:
         _write_stage_meta(d, {"fingerprint": fp, "complete": False, "stage": "source", "input": str(src)})
         batches = iter([table]) if table is not None else mio.iter_manifest(src)
         n_shards, seen, cols = 0, {}, ["id", "path"]
+        ids_seen: set[str] = set()  # ids name clip files later: a duplicate would overwrite one
         for piece in _rechunk(batches, size):
             piece = mio.ensure_ids(piece, seen)
+            for row_id in piece.column("id").to_pylist():
+                if row_id in ids_seen:
+                    raise ConfigError(
+                        f"input {src}: id '{row_id}' appears more than once; ids must be unique "
+                        "(drop the id column to have stable ids derived from each row)"
+                    )
+                ids_seen.add(row_id)
             cols = piece.column_names
             sh.write_part(schema.conform(piece), d / sh.part_name(n_shards))
             n_shards += 1
