@@ -101,3 +101,18 @@ def test_conform_and_unify() -> None:
     assert u.field("extra").type == pa.string()
     assert schema.stable_id("x") == schema.stable_id("x") != schema.stable_id("y")
     assert os.sep not in schema.stable_id("a/b")
+
+
+@pytest.mark.parametrize("ext", [".parquet", ".csv", ".jsonl"])
+def test_write_stream_unifies_batches(tmp_path: Path, ext: str) -> None:
+    batches = [
+        pa.table({"id": ["a"], "path": ["/a.mp4"], "caption": pa.nulls(1)}),
+        pa.table({"id": ["b"], "path": ["/b.mp4"], "caption": ["a cat"], "score": [0.5]}),
+    ]
+    dest = tmp_path / f"m{ext}"
+    assert mio.write_stream(iter(batches), dest) == 2
+    back = mio.read_manifest(dest)
+    assert back.column("id").to_pylist() == ["a", "b"]
+    assert back.column("caption").to_pylist() == [None, "a cat"]
+    assert back.column("score").to_pylist() == [None, 0.5]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"m{ext}"]  # spill folder removed

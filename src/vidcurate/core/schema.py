@@ -14,6 +14,11 @@ from typing import Any
 import pyarrow as pa
 
 CONVERSATION_TURN = pa.struct([("from", pa.string()), ("value", pa.string())])
+# one entry per LLM stage that worked on the row: what it cost (cache hits cost nothing)
+LLM_USAGE = pa.struct(
+    [("stage", pa.string()), ("model", pa.string())]
+    + [(k, pa.int64()) for k in ("calls", "retries", "cache_hits", "repairs", "prompt_tokens", "completion_tokens")]
+)
 
 COLUMNS: dict[str, pa.DataType] = {
     # identity
@@ -27,6 +32,14 @@ COLUMNS: dict[str, pa.DataType] = {
     "end_s": pa.float64(),
     "start_frame": pa.int64(),
     "end_frame": pa.int64(),
+    "split_score": pa.float64(),  # confidence of the cut that opens a clip (the detector's units)
+    # a cut clip: `path` is the clip file; these say where it came from (spans in the source file)
+    "cut_mode": pa.string(),  # reencode | copy
+    "source_path": pa.string(),
+    "source_start_s": pa.float64(),
+    "source_end_s": pa.float64(),
+    "source_start_frame": pa.int64(),
+    "source_end_frame": pa.int64(),
     # probe
     "container": pa.string(),
     "duration_s": pa.float64(),
@@ -52,6 +65,26 @@ COLUMNS: dict[str, pa.DataType] = {
     "size_bytes": pa.int64(),
     "decoded_frames": pa.int64(),
     "decode_errors": pa.int64(),
+    # scores (stages/score/): `<family>_<metric>`, units in each scorer's module docstring
+    "motion_flow_mean": pa.float64(),  # frame diagonals per second
+    "motion_flow_p90": pa.float64(),
+    "motion_mv_mean": pa.float64(),
+    "motion_diff_mean": pa.float64(),  # 0..1
+    "camera_motion": pa.string(),  # static|pan_left|pan_right|tilt_up|tilt_down|zoom_in|zoom_out|complex
+    "camera_pan_speed": pa.float64(),
+    "camera_zoom_rate": pa.float64(),
+    "camera_shake": pa.float64(),
+    "ocr_area_ratio": pa.float64(),
+    "ocr_num_boxes": pa.int64(),
+    "ocr_text": pa.string(),
+    "nsfw_prob": pa.float64(),
+    "quality_brisque": pa.float64(),  # lower is better
+    "blur_laplacian_var": pa.float64(),
+    "brightness_mean": pa.float64(),
+    "contrast_std": pa.float64(),
+    "colorfulness": pa.float64(),
+    "black_frame_ratio": pa.float64(),
+    "letterbox_ratio": pa.float64(),
     # text and conversations (dataset converters, captioning, QA)
     "caption": pa.string(),
     "query": pa.string(),
@@ -62,7 +95,16 @@ COLUMNS: dict[str, pa.DataType] = {
     "answer_indices": pa.list_(pa.int64()),  # several correct choices (CLEVRER)
     "source_id": pa.string(),  # the dataset's own id of the video/sample
     "question_id": pa.string(),
+    # LLM curation (stages/curate/): validated answers
+    "is_dynamic": pa.bool_(),
+    "motion_reason": pa.string(),
+    "agents": pa.list_(pa.string()),
+    "non_agents": pa.list_(pa.string()),
+    "visual_is_dynamic": pa.bool_(),
+    "visual_motion_reason": pa.string(),
+    "llm_usage": pa.list_(LLM_USAGE),
     # errors: `error` is "<stage>: <message>", `error_kind` is "<stage>:<kind>"
+    "warning": pa.string(),  # "<stage>: <message>" for a row kept after a fix (e.g. a clamped span)
     "error": pa.string(),
     "error_kind": pa.string(),
     # written only to rejected files
@@ -107,6 +149,12 @@ def unify(schemas: Iterable[pa.Schema]) -> pa.Schema:
     if not schemas:
         return pa.schema([])
     return pa.unify_schemas(schemas, promote_options="permissive")
+
+
+def settle_nulls(s: pa.Schema) -> pa.Schema:
+    """A column null in every batch gets its declared type (or string), so readers see a type."""
+    fields = [pa.field(f.name, COLUMNS.get(f.name) or pa.string()) if pa.types.is_null(f.type) else f for f in s]
+    return pa.schema(fields)
 
 
 def align(table: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -450,7 +450,7 @@ def _combine(
             s.append(pa.field("rejected_by", pa.string())) if "rejected_by" not in s.names else s for s in schemas
         ]
     target = schema.unify(schemas) if schemas else pa.schema([("id", pa.string()), ("path", pa.string())])
-    target = _settle_nulls(target)
+    target = schema.settle_nulls(target)
     n = 0
     with mio.atomic_path(dest) as tmp, pq.ParquetWriter(tmp, target, compression="zstd") as w:
         for k, p in enumerate(parts):
@@ -463,13 +463,6 @@ def _combine(
             w.write_table(t)
             n += t.num_rows
     return n, dict(errors)
-
-
-def _settle_nulls(s: pa.Schema) -> pa.Schema:
-    """A column null in every shard gets its declared type (or string) so readers see a type."""
-    return pa.schema(
-        [pa.field(f.name, schema.arrow_type(f.name) or pa.string()) if pa.types.is_null(f.type) else f for f in s]
-    )
 
 
 def _rechunk(batches: Any, size: int) -> Iterator[pa.Table]:

@@ -12,7 +12,7 @@ import csv
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,52 @@ def write_manifest(table: pa.Table, path: str | Path) -> Path:
         else:
             _write_jsonl(table, tmp)
     return Path(path)
+
+
+def write_stream(tables: Iterable[pa.Table], path: str | Path) -> int:
+    """Write a stream of tables as one manifest without holding them all in memory.
+
+    Batches are spilled to Parquet parts in a private temp folder beside `path` (their schemas
+    may differ: a column null in one batch), then unified and streamed into the final file,
+    atomically. Returns the number of rows written.
+    """
+    fmt = manifest_format(path)
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    spill = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".parts", dir=dest.parent))
+    parts: list[Path] = []
+    try:
+        for t in tables:
+            p = spill / f"{len(parts):06d}.parquet"
+            pq.write_table(schema.conform(t), p)
+            parts.append(p)
+        target = schema.settle_nulls(schema.unify(pq.read_schema(p) for p in parts)) if parts else None
+        if target is None:
+            target = pa.schema([("id", pa.string()), ("path", pa.string())])
+        n = 0
+        with atomic_path(dest) as tmp:
+            if fmt == "parquet":
+                with pq.ParquetWriter(tmp, target, compression="zstd") as w:
+                    for p in parts:
+                        t = schema.align(pq.read_table(p), target)
+                        w.write_table(t)
+                        n += t.num_rows
+            else:
+                with open(tmp, "w", encoding="utf-8", newline="") as f:
+                    writer = _CsvWriter(f, target) if fmt == "csv" else None
+                    for p in parts:
+                        t = schema.align(pq.read_table(p), target)
+                        if writer is not None:
+                            writer.write(t)
+                        else:
+                            _jsonl_lines(t, f)
+                        n += t.num_rows
+        return n
+    finally:
+        for p in spill.glob("*.parquet"):
+            p.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            spill.rmdir()
 
 
 def read_manifest(path: str | Path) -> pa.Table:
@@ -132,21 +178,29 @@ def _is_nested(t: pa.DataType) -> bool:
     return pa.types.is_list(t) or pa.types.is_struct(t) or pa.types.is_map(t) or pa.types.is_large_list(t)
 
 
-def _write_csv(table: pa.Table, dest: Path) -> None:
-    cols = list(table.column_names)
-    if "caption" in cols and "text" not in cols:
-        table = table.rename_columns(["text" if c == "caption" else c for c in cols])
-        cols = list(table.column_names)
-    order = [c for c in ("path", "text") if c in cols] + [c for c in cols if c not in ("path", "text")]
-    table = table.select(order)
-    with open(dest, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(order)
-        nested = [_is_nested(table.schema.field(c).type) for c in order]
+class _CsvWriter:
+    """Open-Sora style CSV: `path`, then the caption as `text`, then the rest; nested as JSON."""
+
+    def __init__(self, f: Any, target: pa.Schema) -> None:
+        cols = list(target.names)
+        self.rename = {"caption": "text"} if "caption" in cols and "text" not in cols else {}
+        first = [c for c in ("path", "caption" if self.rename else "text") if c in cols]
+        self.order = first + [c for c in cols if c not in first]
+        self.nested = [_is_nested(target.field(c).type) for c in self.order]
+        self.w = csv.writer(f)
+        self.w.writerow([self.rename.get(c, c) for c in self.order])
+
+    def write(self, table: pa.Table) -> None:
+        table = table.select(self.order)
         for batch in table.to_batches(max_chunksize=8192):
             columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
             for r in range(batch.num_rows):
-                w.writerow([_csv_cell(columns[i][r], nested[i]) for i in range(len(order))])
+                self.w.writerow([_csv_cell(columns[i][r], self.nested[i]) for i in range(len(self.order))])
+
+
+def _write_csv(table: pa.Table, dest: Path) -> None:
+    with open(dest, "w", newline="", encoding="utf-8") as f:
+        _CsvWriter(f, table.schema).write(table)
 
 
 def _csv_cell(v: Any, nested: bool) -> Any:
@@ -192,10 +246,14 @@ def _decode_nested(table: pa.Table, path: Path) -> pa.Table:
 
 def _write_jsonl(table: pa.Table, dest: Path) -> None:
     with open(dest, "w", encoding="utf-8") as f:
-        for batch in table.to_batches(max_chunksize=8192):
-            for row in batch.to_pylist():
-                f.write(json.dumps(row, ensure_ascii=False, default=str))
-                f.write("\n")
+        _jsonl_lines(table, f)
+
+
+def _jsonl_lines(table: pa.Table, f: Any) -> None:
+    for batch in table.to_batches(max_chunksize=8192):
+        for row in batch.to_pylist():
+            f.write(json.dumps(row, ensure_ascii=False, default=str))
+            f.write("\n")
 
 
 def _read_jsonl(path: Path) -> pa.Table:
