@@ -1,0 +1,427 @@
+"""An async client for OpenAI-compatible chat completions (vLLM, SGLang, Ollama, hosted APIs).
+
+Calls are slow, cost money and fail transiently, so this is where the care goes:
+
+- at most `concurrency` requests in flight (a semaphore held only while a request is on the wire);
+- retries with exponential backoff and jitter on 429 (honouring Retry-After / retry-after-ms),
+  408, 5xx, timeouts, dropped connections and unreadable bodies; a total deadline per request;
+- 400 and other client errors fail the row at once; 401/403/404 stop the stage with one line
+  (a wrong key, model or URL would fail every row the same way);
+- answers go to the on-disk cache before anyone reads them; identical requests in flight at the
+  same time are sent once;
+- structured output: ask for JSON (`response_format` where the server takes it, plus instructions),
+  validate with a pydantic model, one repair request, then a row error.
+
+The key goes in the Authorization header only; it is never part of a message, key or log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import functools
+import json
+import random
+import re
+import ssl
+import threading
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from vidcurate.core.errors import ConfigError, RowError
+from vidcurate.llm.cache import ResponseCache, cache_key
+from vidcurate.llm.options import LLMOptions
+from vidcurate.llm.usage import Tally, Usage
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+RETRY_STATUS = {408, 409, 425, 429}
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+class LLMError(RowError):
+    """A request that failed for this row (after retries, or at once for a client error)."""
+
+
+class _Retryable(Exception):
+    def __init__(self, kind: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+
+
+class _FormatRejected(Exception):
+    """The server refused `response_format`; the caller retries without it."""
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    content: str
+    finish_reason: str | None
+    cached: bool
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def retry_after_s(headers: httpx.Headers) -> float | None:
+    """Seconds the server asks us to wait: `retry-after-ms`, or `Retry-After` as seconds or a date."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    ra = headers.get("retry-after")
+    if not ra:
+        return None
+    try:
+        return max(0.0, float(ra))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(ra)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error_text(resp: httpx.Response) -> str:
+    """The server's error message, short and on one line."""
+    try:
+        data = resp.json()
+        err = data.get("error", data) if isinstance(data, dict) else data
+        msg = err.get("message", err) if isinstance(err, dict) else err
+        text = msg if isinstance(msg, str) else json.dumps(msg)
+    except (ValueError, AttributeError):
+        text = resp.text
+    text = " ".join(text.split())
+    return text[:300] + ("..." if len(text) > 300 else "")
+
+
+def message_text(data: Any) -> tuple[str, str | None]:
+    """(content, finish_reason) of a chat completion; ValueError when it is not one."""
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
+        raise ValueError("no choices in the response")
+    choice = data["choices"][0]
+    msg = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(msg, dict):
+        raise ValueError("no message in the first choice")
+    content = msg.get("content")
+    if isinstance(content, list):  # some servers answer with content parts
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    if content is not None and not isinstance(content, str):
+        raise ValueError("message content is not text")
+    return content or "", choice.get("finish_reason")
+
+
+def extract_json(text: str) -> Any:
+    """The JSON object in a model's answer: drops <think> blocks, code fences and chatter around it."""
+    t = _THINK.sub("", text).strip()
+    fence = _FENCE.search(t)
+    if fence:
+        t = fence.group(1).strip()
+    try:
+        return json.loads(t)
+    except json.JSONDecodeError:
+        pass
+    start, end = t.find("{"), t.rfind("}")
+    if start < 0 or end <= start:
+        raise ValueError("no JSON object in the answer")
+    try:
+        return json.loads(t[start : end + 1])
+    except json.JSONDecodeError as e:
+        raise ValueError(f"invalid JSON ({e.msg} at character {e.pos})") from None
+
+
+def parse_model(text: str, model: type[M]) -> M:
+    """Validate an answer against `model`; ValueError with a short reason when it does not fit."""
+    data = extract_json(text)
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(x) for x in err['loc']) or 'answer'}: {err['msg']}" for err in e.errors())
+        raise ValueError(problems) from None
+
+
+@functools.lru_cache(maxsize=64)
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema, built once per model (pydantic takes ~0.5 ms per call)."""
+    return model.model_json_schema()
+
+
+@functools.lru_cache(maxsize=64)
+def json_instructions(model: type[BaseModel]) -> str:
+    return (
+        "Respond with only a JSON object (no markdown, no text before or after it) that matches this JSON schema:\n"
+        + json.dumps(json_schema(model), separators=(",", ":"))
+    )
+
+
+class ChatClient:
+    """One endpoint, one model. Create and use it on one event loop (see `EventLoopThread`)."""
+
+    def __init__(self, options: LLMOptions, *, cache: ResponseCache | None = None, usage: Usage | None = None) -> None:
+        self.options = options
+        self.url = options.endpoint() + "/chat/completions"
+        self.cache = cache
+        self.usage = usage if usage is not None else Usage()
+        self._sem = asyncio.Semaphore(options.concurrency)
+        self._inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._format_rejected = False
+        self._headers = {"Content-Type": "application/json"}
+        key = options.key()
+        if key:
+            self._headers["Authorization"] = f"Bearer {key}"
+        # One single-connection client per request slot, reused (keep-alive), instead of one
+        # shared pool: httpx's pool scans every connection on every event, which at 32+
+        # connections costs more CPU than the requests themselves. One TLS context for all.
+        self._tls: ssl.SSLContext | bool = httpx.create_ssl_context() if self.url.startswith("https:") else False
+        self._idle: list[httpx.AsyncClient] = []
+        self._all: list[httpx.AsyncClient] = []
+
+    def _slot_client(self) -> httpx.AsyncClient:
+        if self._idle:
+            return self._idle.pop()
+        t = self.options.timeout_s
+        http = httpx.AsyncClient(
+            headers=self._headers,
+            verify=self._tls,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            timeout=httpx.Timeout(t, connect=t),
+        )
+        self._all.append(http)
+        return http
+
+    async def aclose(self) -> None:
+        for http in self._all:
+            await http.aclose()
+        self._all.clear()
+        self._idle.clear()
+
+    # -- plain chat ---------------------------------------------------------------------------
+
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tally: Tally | None = None,
+        response_format: dict[str, Any] | None = None,
+        optional_format: bool = False,
+    ) -> ChatResult:
+        """One chat completion (cached). `optional_format`: drop `response_format` if the server refuses it."""
+        tally = tally if tally is not None else Tally()
+        body: dict[str, Any] = {"model": self.options.model, "messages": messages, **self.options.sampling()}
+        if response_format is not None and not (optional_format and self._format_rejected):
+            body["response_format"] = response_format
+        try:
+            data, cached = await self._complete(body, tally, optional_format)
+        except _FormatRejected:
+            self._format_rejected = True
+            body.pop("response_format", None)
+            data, cached = await self._complete(body, tally, False)
+        content, finish = message_text(data)
+        usage = data.get("usage") or {}
+        pt = int(usage.get("prompt_tokens") or 0) if not cached else 0
+        ct = int(usage.get("completion_tokens") or 0) if not cached else 0
+        tally.prompt_tokens += pt
+        tally.completion_tokens += ct
+        return ChatResult(content, finish, cached, pt, ct)
+
+    async def _complete(self, body: dict[str, Any], tally: Tally, optional_format: bool) -> tuple[dict[str, Any], bool]:
+        key = cache_key(body)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                tally.cache_hits += 1
+                self.usage.cache_hits += 1
+                return hit, True
+        pending = self._inflight.get(key)
+        if pending is not None:  # the same request is on the wire for another row: wait for it
+            data = await asyncio.shield(pending)
+            tally.cache_hits += 1
+            self.usage.cache_hits += 1
+            return data, True
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = fut
+        try:
+            data = await self._post(body, tally, optional_format)
+            if self.cache is not None:
+                self.cache.put(key, self.options.model, data)
+            fut.set_result(data)
+            return data, False
+        except asyncio.CancelledError:
+            fut.cancel()
+            raise
+        except BaseException as e:
+            fut.set_exception(e)
+            fut.exception()  # mark retrieved: nobody may be waiting
+            raise
+        finally:
+            self._inflight.pop(key, None)
+
+    async def _post(self, body: dict[str, Any], tally: Tally, optional_format: bool) -> dict[str, Any]:
+        o = self.options
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(body, tally, optional_format)
+            except _Retryable as e:
+                if attempt > o.max_retries:
+                    raise LLMError(e.kind, f"gave up after {attempt} attempts at {self.url}: {e.message}") from None
+                tally.retries += 1
+                self.usage.retries += 1
+                self.usage.retry_reasons[e.kind] += 1
+                await asyncio.sleep(self._delay(attempt, e.retry_after))
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with jitter (half fixed, half random); never shorter than Retry-After."""
+        o = self.options
+        d = min(o.backoff_max_s, o.backoff_s * 2 ** (attempt - 1))
+        d = d / 2 + random.uniform(0, d / 2)
+        if retry_after is not None:
+            d = max(d, min(retry_after, o.backoff_max_s))
+        return d
+
+    async def _attempt(self, body: dict[str, Any], tally: Tally, optional_format: bool) -> dict[str, Any]:
+        o = self.options
+        async with self._sem:
+            tally.calls += 1
+            self.usage.calls += 1
+            http = self._slot_client()
+            try:
+                resp = await asyncio.wait_for(http.post(self.url, json=body), o.timeout_s)
+            except (asyncio.TimeoutError, httpx.TimeoutException):
+                raise _Retryable("timeout", f"no answer within {o.timeout_s:g} s") from None
+            except httpx.TransportError as e:
+                raise _Retryable("connection", f"connection failed ({type(e).__name__}: {e or 'dropped'})") from None
+            finally:
+                self._idle.append(http)
+        status = resp.status_code
+        if status == 200:
+            try:
+                data = resp.json()
+                message_text(data)
+            except ValueError as e:
+                raise _Retryable("bad_response", f"unreadable response ({e})") from None
+            self.usage.ok += 1
+            u = data.get("usage") or {}
+            self.usage.prompt_tokens += int(u.get("prompt_tokens") or 0)
+            self.usage.completion_tokens += int(u.get("completion_tokens") or 0)
+            return data
+        text = _error_text(resp)
+        if status == 429:
+            raise _Retryable("rate_limited", f"rate limited (429): {text}", retry_after_s(resp.headers))
+        if status >= 500 or status in RETRY_STATUS:
+            raise _Retryable("server_error", f"HTTP {status}: {text}", retry_after_s(resp.headers))
+        if status in (401, 403):
+            raise ConfigError(
+                f"{self.url} refused the request ({status}: {text}); check the API key in ${o.api_key_env}"
+            )
+        if status == 404:
+            raise ConfigError(f"{self.url} answered 404 for model '{o.model}' ({text}); check base_url and model")
+        if status == 400 and optional_format and "response_format" in body and _mentions_format(text):
+            raise _FormatRejected()
+        raise LLMError(f"http_{status}", f"the server refused this request (HTTP {status}): {text}")
+
+    # -- structured output --------------------------------------------------------------------
+
+    async def chat_model(
+        self,
+        messages: list[dict[str, Any]],
+        model: type[M],
+        *,
+        tally: Tally | None = None,
+        mode: str = "auto",
+    ) -> M:
+        """Ask for JSON matching `model`; one repair request on an invalid answer, then a row error."""
+        tally = tally if tally is not None else Tally()
+        msgs = _with_instructions(messages, json_instructions(model))
+        rf: dict[str, Any] | None = None
+        if mode in ("auto", "json_object"):
+            rf = {"type": "json_object"}
+        elif mode == "json_schema":
+            rf = {
+                "type": "json_schema",
+                "json_schema": {"name": model.__name__, "schema": json_schema(model), "strict": True},
+            }
+        first = await self.chat(msgs, tally=tally, response_format=rf, optional_format=mode == "auto")
+        try:
+            return parse_model(first.content, model)
+        except ValueError as e:
+            problem = str(e)
+        tally.repairs += 1
+        self.usage.repairs += 1
+        repair = [
+            *msgs,
+            {"role": "assistant", "content": first.content},
+            {
+                "role": "user",
+                "content": f"That answer is not valid: {problem}. Reply with only the corrected JSON object.",
+            },
+        ]
+        second = await self.chat(repair, tally=tally, response_format=rf, optional_format=mode == "auto")
+        try:
+            return parse_model(second.content, model)
+        except ValueError as e:
+            raise LLMError(
+                "invalid_output", f"the answer is not a valid {model.__name__} even after one repair request: {e}"
+            ) from None
+
+
+def _mentions_format(text: str) -> bool:
+    t = text.lower()
+    return "response_format" in t or "json_object" in t or "json mode" in t or "response format" in t
+
+
+def _with_instructions(messages: list[dict[str, Any]], extra: str) -> list[dict[str, Any]]:
+    """Append `extra` to the last user message (text or content parts)."""
+    out = [dict(m) for m in messages]
+    for m in reversed(out):
+        if m.get("role") != "user":
+            continue
+        c = m.get("content")
+        if isinstance(c, str):
+            m["content"] = f"{c}\n\n{extra}"
+        else:
+            m["content"] = [*(c or []), {"type": "text", "text": extra}]
+        return out
+    return [*out, {"role": "user", "content": extra}]
+
+
+class EventLoopThread:
+    """A private event loop in a daemon thread, so a synchronous `process()` can run async work.
+
+    Works where `asyncio.run` would not (inside Jupyter or another running loop), and keeps one
+    HTTP connection pool alive across batches.
+    """
+
+    def __init__(self, name: str = "vidcurate-llm") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def in_loop(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+        if self.in_loop():  # collected from inside the loop: stop it, do not wait on ourselves
+            self.loop.stop()
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self.loop.close()

@@ -1,0 +1,45 @@
+"""`caption.refine`: an LLM rewrites each caption with a prompt (Open-Sora's --refine-llm-caption).
+
+The default prompt (`prompts/refine.txt`) keeps the facts and removes repetition, hedging and
+meta phrases; any template with `$caption` can replace it. The earlier caption stays in the
+previous stage's output folder.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from vidcurate.core.errors import RowError
+from vidcurate.core.stage import StageConfig
+from vidcurate.llm.options import LLMOptions
+from vidcurate.llm.stage import LLMStage
+from vidcurate.llm.template import check_prompt
+from vidcurate.llm.usage import Tally
+
+
+class RefineConfig(LLMOptions):
+    """A text LLM endpoint and the rewrite prompt."""
+
+    prompt: str = Field("refine", description="packaged prompt name or a template file using $caption")
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, v: str) -> str:
+        return check_prompt(v)
+
+
+class CaptionRefiner(LLMStage):
+    """Rewrite `caption` with an LLM (the answer replaces it; a failed row keeps its caption and gets an error)."""
+
+    name: ClassVar[str] = "caption.refine"
+    Config: ClassVar[type[StageConfig]] = RefineConfig
+    requires: ClassVar[tuple[str, ...]] = ("id", "caption")
+    provides: ClassVar[tuple[str, ...]] = ("caption",)
+
+    async def handle(self, row: dict[str, Any], tally: Tally) -> dict[str, Any]:
+        text = " ".join((await self.ask(row, tally)).split()).strip().strip('"')
+        if not text:
+            raise RowError("empty", "the model answered with an empty caption")
+        return {"caption": text}

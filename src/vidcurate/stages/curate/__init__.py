@@ -1,0 +1,1 @@
+"""LLM curation: keep dynamic videos, tell agents from other objects (validated JSON -> columns)."""

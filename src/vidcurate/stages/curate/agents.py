@@ -1,0 +1,65 @@
+"""`curate.agents`: the objects a caption mentions, split into agents and non-agents.
+
+Agents act or move on their own (people, animals, driven vehicles); non-agents are the rest of
+what is visible. Seeds use this to pick videos with interacting agents and to write QA about
+them. The answer is validated JSON (`AgentSplit`); names are trimmed, lowercased and de-duplicated.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field, field_validator
+
+from vidcurate.core.stage import StageConfig
+from vidcurate.llm.options import StructuredOptions
+from vidcurate.llm.stage import LLMStage
+from vidcurate.llm.template import check_prompt
+from vidcurate.llm.usage import Tally
+
+
+def _names(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        n = " ".join(str(v).split()).strip(" .,;").lower()
+        if n and n not in out:
+            out.append(n)
+    return out
+
+
+class AgentSplit(BaseModel):
+    """The model's answer: two lists of short noun phrases."""
+
+    agents: list[str] = Field(description="objects that act or move on their own")
+    non_agents: list[str] = Field(description="other visible objects")
+
+    @field_validator("agents", "non_agents")
+    @classmethod
+    def _clean(cls, v: list[str]) -> list[str]:
+        return _names(v)
+
+
+class AgentsConfig(StructuredOptions):
+    """A text LLM endpoint and the extraction prompt."""
+
+    prompt: str = Field("agents", description="packaged prompt name or a template file using $caption")
+    max_tokens: int | None = Field(1024, ge=1, description="completion token limit (reasoning needs room)")
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, v: str) -> str:
+        return check_prompt(v)
+
+
+class AgentSplitter(LLMStage):
+    """Split the caption's objects into agents and non-agents -> `agents`, `non_agents`."""
+
+    name: ClassVar[str] = "curate.agents"
+    Config: ClassVar[type[StageConfig]] = AgentsConfig
+    requires: ClassVar[tuple[str, ...]] = ("id", "caption")
+    provides: ClassVar[tuple[str, ...]] = ("agents", "non_agents")
+
+    async def handle(self, row: dict[str, Any], tally: Tally) -> dict[str, Any]:
+        v: AgentSplit = await self.ask(row, tally, AgentSplit)
+        agents = v.agents
+        return {"agents": agents, "non_agents": [n for n in v.non_agents if n not in agents]}
