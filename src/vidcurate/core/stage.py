@@ -12,6 +12,7 @@ import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -49,6 +50,9 @@ class Stage(ABC):
 
     def __init__(self, config: StageConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
+        # The run folder, set by the engine before setup(): stages that write files (cut, thumbnails)
+        # put them under it by default, so a run's outputs stay together.
+        self.run_dir: Path | None = None
 
     def setup(self) -> None:  # noqa: B027 - optional hook
         """Load models or open resources. Called once per worker before the first batch."""

@@ -89,11 +89,14 @@ class RunSummary:
 _WORKER_STAGES: dict[str, Stage] = {}
 
 
-def _worker_execute(spec: StageSpec, key: str, src: str, dest: str, rej: str, shard: int) -> sh.ShardStats:
+def _worker_execute(
+    spec: StageSpec, key: str, src: str, dest: str, rej: str, shard: int, run_dir: str | None = None
+) -> sh.ShardStats:
     """Build (once per worker and stage) and run a stage on one shard."""
     stage = _WORKER_STAGES.get(key)
     if stage is None:
         stage = spec.build()
+        stage.run_dir = Path(run_dir) if run_dir else None
         stage.setup()
         _WORKER_STAGES.clear()  # one stage at a time: free the previous stage's models
         _WORKER_STAGES[key] = stage
@@ -307,6 +310,7 @@ class LocalEngine:
                 str(d / sh.part_name(i)),
                 str(d / "rejected" / sh.part_name(i)),
                 i,
+                str(self.out),
             )
 
         if self._in_process(todo):
