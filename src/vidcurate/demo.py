@@ -15,6 +15,7 @@ from rich.console import Console
 from vidcurate import synth
 from vidcurate.core.recipe import load_recipe
 from vidcurate.engines.local import LocalEngine
+from vidcurate.report.html import write_report
 from vidcurate.report.summary import print_summary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     engine = LocalEngine(load_recipe(args.recipe), base / "run", workers=args.workers, console=Console(stderr=True))
     summary = engine.run(videos)
     print_summary(summary, console)
+    report = write_report(base / "run", console=console)
+    console.print(f"report in [cyan]{report}[/]  (browse it: vidcurate view {base / 'run'})")
 
 
 if __name__ == "__main__":

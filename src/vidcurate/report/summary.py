@@ -37,6 +37,9 @@ def print_summary(s: RunSummary, console: Console) -> None:
         for k, v in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])):
             e.add_row(k, str(v))
         console.print(e)
+    from vidcurate.llm.usage import print_usage  # pyarrow + rich only; prints nothing without LLM stages
+
+    print_usage([s.manifest, s.rejected], console)
     console.print(
         f"[bold]{s.rows_final}[/] rows in [cyan]{s.manifest}[/]\n"
         f"[bold]{s.rows_rejected}[/] rejected rows (with reasons) in [cyan]{s.rejected}[/]\n"

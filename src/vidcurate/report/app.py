@@ -1,0 +1,301 @@
+"""`vidcurate view RUN_DIR`: a local, read-only web viewer of a run's kept and rejected rows.
+
+The filter box takes a SQL predicate evaluated by DuckDB over the run's rows. DuckDB sees the two
+Parquet files only as registered Arrow datasets, with file access switched off and its configuration
+locked, so a predicate can read the manifest and nothing else on the machine. Media are served by
+row id (`/media/<id>`), never by a path the client sends: only files the manifest references can be
+fetched, with HTTP range requests (Starlette's FileResponse answers `Range` with 206) so the browser
+can seek. Thumbnails come from the same cache as the report (`RUN_DIR/thumbs`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import math
+import mimetypes
+import threading
+from collections import OrderedDict
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as pads
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+
+from vidcurate.core.errors import ConfigError
+from vidcurate.report.thumbs import Clip, thumbnail
+
+MAX_LIMIT = 500
+RECENT_ROWS = 2000  # rows of recent pages kept for /thumb and /media lookups
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+STATIC = {"viewer.js": "text/javascript", "viewer.css": "text/css"}
+NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+NUMERIC += ("FLOAT", "DOUBLE", "REAL")
+CSP = (
+    "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+mimetypes.add_type("video/x-matroska", ".mkv")
+mimetypes.add_type("video/webm", ".webm")
+
+
+class FilterError(ValueError):
+    """The filter text is not a valid predicate over the rows; its message is shown to the user."""
+
+
+class Catalog:
+    """The run's rows (kept and rejected, with `_status`) in a locked-down DuckDB connection."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.dir = Path(run_dir).resolve()
+        manifest, rejected = self.dir / "manifest.parquet", self.dir / "rejected.parquet"
+        if not manifest.is_file() and not rejected.is_file():
+            raise ConfigError(f"{self.dir} holds no manifest.parquet: is it a finished vidcurate run folder?")
+        self.summary = _read_json(self.dir / "summary.json")
+        self._lock = threading.Lock()
+        self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.con = duckdb.connect()
+        self.con.execute("SET threads TO 2")
+        self.con.register("_kept", _dataset(manifest))
+        self.con.register("_rej", _dataset(rejected))
+        self.con.execute(
+            "CREATE TEMP VIEW rows AS SELECT 'kept' AS _status, * FROM _kept "
+            "UNION ALL BY NAME SELECT 'rejected' AS _status, * FROM _rej"
+        )
+        # From here on SQL can read the two registered datasets and nothing else.
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET lock_configuration = true")
+        self.columns: dict[str, str] = {
+            str(name): str(typ) for name, typ, *_ in self.con.execute("DESCRIBE SELECT * FROM rows").fetchall()
+        }
+        self.counts = dict(self.con.execute("SELECT _status, count(*) FROM rows GROUP BY ALL").fetchall())
+
+    def predicate(self, where: str | None) -> str:
+        """The filter as SQL, checked to be one predicate of one SELECT (no second statement)."""
+        text = (where or "").strip()
+        if not text:
+            return "TRUE"
+        if len(text) > 4000:
+            raise FilterError("filter is too long")
+        try:
+            stmts = duckdb.extract_statements(f"SELECT 1 FROM rows WHERE ({text}\n)")
+        except duckdb.Error as e:
+            raise FilterError(_first_line(e)) from None
+        if len(stmts) != 1 or stmts[0].type != duckdb.StatementType.SELECT:
+            raise FilterError("the filter must be a single predicate, e.g. duration_s > 2 AND fps >= 24")
+        return f"({text}\n)"
+
+    def query(
+        self, *, where: str | None, status: str, sort: str | None, desc: bool, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        pred = self.predicate(where)
+        if status in ("kept", "rejected"):
+            pred = f"_status = '{status}' AND {pred}"
+        order = ""
+        if sort:
+            if sort not in self.columns:
+                raise FilterError(f"unknown sort column {sort!r}")
+            order = f' ORDER BY "{_qi(sort)}" {"DESC" if desc else "ASC"} NULLS LAST, id'
+        try:
+            with self._lock:
+                total = int(self.con.execute(f"SELECT count(*) FROM rows WHERE {pred}").fetchall()[0][0])
+                rel = self.con.sql(f"SELECT * FROM rows WHERE {pred}{order} LIMIT {int(limit)} OFFSET {int(offset)}")
+                table = _arrow(rel)
+        except duckdb.Error as e:
+            raise FilterError(_first_line(e)) from None
+        rows = [_clean(r) for r in table.to_pylist()]
+        with self._lock:
+            for r in rows:  # the page asks for these rows' thumbnails next: spare a scan per thumbnail
+                self._recent[str(r.get("id"))] = r
+                self._recent.move_to_end(str(r.get("id")))
+            while len(self._recent) > RECENT_ROWS:
+                self._recent.popitem(last=False)
+        return total, rows
+
+    def row(self, row_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            hit = self._recent.get(row_id)
+            if hit is not None:
+                return hit
+            table = _arrow(self.con.sql("SELECT * FROM rows WHERE id = $id LIMIT 1", params={"id": row_id}))
+        rows = table.to_pylist()
+        return _clean(rows[0]) if rows else None
+
+    def close(self) -> None:
+        self.con.close()
+
+    def media_path(self, row: dict[str, Any]) -> Path | None:
+        """The file a row references, when it exists (relative paths: against the cwd, then the input's folder)."""
+        raw = row.get("path")
+        if not isinstance(raw, str) or not raw or "\x00" in raw:
+            return None
+        p = Path(raw)
+        candidates = [p] if p.is_absolute() else [Path.cwd() / p]
+        src = self.summary.get("input")
+        if not p.is_absolute() and isinstance(src, str):
+            base = Path(src)
+            candidates.append((base if base.is_dir() else base.parent) / p)
+        return next((c for c in candidates if c.is_file()), None)
+
+
+def create_app(run_dir: str | Path, *, host: str = "127.0.0.1") -> FastAPI:
+    """The viewer's app. Bound to a loopback host, it also refuses other Host headers (DNS rebinding)."""
+    cat = Catalog(run_dir)
+    thumbs_gate = threading.BoundedSemaphore(2)  # decoding is CPU work: a grid of 60 must not start 60 decodes
+    app = FastAPI(title="vidcurate viewer", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.catalog = cat
+    if host in LOOPBACK:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "[::1]"])
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Response:
+        resp: Response = await call_next(request)
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["Content-Security-Policy"] = CSP
+        return resp
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> HTMLResponse:
+        return HTMLResponse(_static("viewer.html"))
+
+    @app.get("/static/{name}")
+    def static(name: str) -> Response:
+        if name not in STATIC:
+            raise HTTPException(404, "not found")
+        return Response(_static(name), media_type=STATIC[name])
+
+    @app.get("/api/meta")
+    def meta() -> dict[str, Any]:
+        recipe = cat.summary.get("recipe")
+        return {
+            "run": cat.dir.name,
+            "dir": str(cat.dir),
+            "recipe": Path(recipe).stem if isinstance(recipe, str) else None,
+            "columns": [
+                {"name": n, "type": t, "numeric": t in NUMERIC or t.startswith("DECIMAL")}
+                for n, t in cat.columns.items()
+            ],
+            "counts": {"kept": cat.counts.get("kept", 0), "rejected": cat.counts.get("rejected", 0)},
+        }
+
+    @app.get("/api/rows")
+    def rows(
+        where: str | None = None,
+        status: str = Query("kept", pattern="^(kept|rejected|all)$"),
+        sort: str | None = None,
+        order: str = Query("asc", pattern="^(asc|desc)$"),
+        offset: int = Query(0, ge=0),
+        limit: int = Query(60, ge=1, le=MAX_LIMIT),
+    ) -> JSONResponse:
+        try:
+            total, items = cat.query(
+                where=where, status=status, sort=sort or None, desc=order == "desc", offset=offset, limit=limit
+            )
+        except FilterError as e:
+            return JSONResponse({"error": str(e)}, status_code=400)
+        return JSONResponse({"total": total, "offset": offset, "rows": items})
+
+    @app.get("/api/row/{row_id:path}")
+    def one_row(row_id: str) -> JSONResponse:
+        row = cat.row(row_id)
+        if row is None:
+            raise HTTPException(404, "no row with this id")
+        return JSONResponse({"row": row})
+
+    @app.get("/thumb/{row_id:path}")
+    def thumb(row_id: str) -> Response:
+        row = cat.row(row_id)
+        if row is None:
+            raise HTTPException(404, "no row with this id")
+        with thumbs_gate:
+            th = thumbnail(Clip.from_row(row), cat.dir)
+        if th.jpeg is None:
+            raise HTTPException(404, th.error or "no frames")
+        return Response(th.jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.get("/media/{row_id:path}")
+    def media(row_id: str) -> FileResponse:
+        row = cat.row(row_id)
+        if row is None:
+            raise HTTPException(404, "no row with this id")
+        path = cat.media_path(row)
+        if path is None:
+            raise HTTPException(404, "the file this row references is missing")
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return FileResponse(path, media_type=kind, content_disposition_type="inline")
+
+    return app
+
+
+def serve(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8765, log_level: str = "warning") -> None:
+    """Run the viewer with uvicorn until interrupted."""
+    import uvicorn
+
+    app = create_app(run_dir, host=host)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+    finally:
+        app.state.catalog.close()
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _dataset(path: Path) -> pads.Dataset | pa.Table:
+    if path.is_file():
+        return pads.dataset(str(path), format="parquet")
+    return pa.table({"id": pa.array([], pa.string()), "path": pa.array([], pa.string())})
+
+
+def _static(name: str) -> str:
+    return resources.files("vidcurate.report").joinpath(f"static/{name}").read_text(encoding="utf-8")
+
+
+def _arrow(rel: duckdb.DuckDBPyRelation) -> pa.Table:
+    fn = getattr(rel, "to_arrow_table", None) or rel.arrow
+    out = fn()
+    return out.read_all() if isinstance(out, pa.RecordBatchReader) else out
+
+
+def _clean(v: Any) -> Any:
+    """Values JSON can carry: NaN/inf -> null, bytes -> a size note, dates -> ISO text."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return f"<{len(v)} bytes>"
+    if isinstance(v, (dt.datetime, dt.date, dt.time)):
+        return v.isoformat()
+    if isinstance(v, dt.timedelta):
+        return v.total_seconds()
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    return v
+
+
+def _first_line(e: Exception) -> str:
+    lines = [x for x in str(e).splitlines() if x.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+def _qi(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def _read_json(p: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}

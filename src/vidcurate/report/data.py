@@ -1,0 +1,442 @@
+"""What a report shows, read from a run folder: the funnel, histograms, thresholds, examples, errors.
+
+Everything is computed with DuckDB straight over the run's Parquet files, so a manifest of millions of
+rows costs a few column scans, never a table in memory. Thresholds come from the stages' own configs
+(`_stage.json`): the filter flags and the simple comparisons of a `where` predicate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vidcurate.core.errors import ConfigError
+
+BINS = 30
+LOG_RATIO = 100.0  # max/min of positive values beyond which the axis is logarithmic
+MAX_INT_BINS = 40  # integer columns with at most this many distinct values get one bar per value
+# Probe facts worth a histogram in the main grid, after the scores.
+MAIN_FACTS = ("duration_s", "fps", "num_frames", "width", "height", "aspect_ratio")
+# Bookkeeping numbers (spans, indices, container details): their histograms go under "more columns".
+DETAIL_COLUMNS = frozenset(
+    [
+        "start_s",
+        "end_s",
+        "start_frame",
+        "end_frame",
+        "source_start_s",
+        "source_end_s",
+        "source_start_frame",
+        "source_end_frame",
+        "coded_width",
+        "coded_height",
+        "rotation",
+        "sar",
+        "bit_rate",
+        "size_bytes",
+        "decoded_frames",
+        "decode_errors",
+        "answer_index",
+    ]
+)
+
+# filter flags -> (columns, operator)
+FLAG_COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
+    "fmin": (("num_frames",), ">="),
+    "fmax": (("num_frames",), "<="),
+    "dmin": (("duration_s",), ">="),
+    "dmax": (("duration_s",), "<="),
+    "min_width": (("width",), ">="),
+    "min_height": (("height",), ">="),
+    "min_side": (("width", "height"), ">="),
+    "ar_min": (("aspect_ratio",), ">="),
+    "ar_max": (("aspect_ratio",), "<="),
+}
+
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_IDENT = r'"(?:[^"]|"")+"|\b[A-Za-z_][A-Za-z0-9_]*'
+_BETWEEN = re.compile(rf"(?P<col>{_IDENT})\s+(?P<neg>NOT\s+)?BETWEEN\s+(?P<a>{_NUM})\s+AND\s+(?P<b>{_NUM})", re.I)
+_CMP = re.compile(rf"(?P<col>{_IDENT})\s*(?P<op>>=|<=|>|<)\s*(?P<v>{_NUM})(?![\w.])")
+_REV = re.compile(rf"(?<![\w.])(?P<v>{_NUM})\s*(?P<op>>=|<=|>|<)\s*(?P<col>{_IDENT})")
+_FLIP = {">=": "<=", "<=": ">=", ">": "<", "<": ">"}
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A cut-off on one column: rows with `value op threshold` are kept."""
+
+    column: str
+    op: str  # >=, >, <=, <
+    value: float
+    label: str  # short, drawn on the chart: the flag ("dmin") or "where"
+    stage: str  # stage folder, e.g. "02-filter"
+    clause: str = ""  # what the recipe said, e.g. "dmin: 1.0" or "motion_flow_mean > 0.01"
+
+    @property
+    def keeps_above(self) -> bool:
+        return self.op in (">", ">=")
+
+
+@dataclass
+class StageInfo:
+    name: str
+    dirname: str
+    rows_in: int = 0
+    rows_out: int = 0
+    rejected: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    wall_s: float = 0.0
+    config: dict[str, Any] = field(default_factory=dict)
+    reasons: list[tuple[str, int]] = field(default_factory=list)  # rejected rows by reason
+
+
+@dataclass
+class Hist:
+    column: str
+    edges: list[float]  # len(kept) + 1
+    kept: list[int]
+    rejected: list[int]
+    missing_kept: int
+    missing_rejected: int
+    integer: bool
+    thresholds: list[Threshold]
+    off_scale: list[Threshold]  # thresholds too far from the data to draw inside the axis
+    lo: float
+    hi: float
+    log: bool = False  # bins equal in log10(x): edges grow geometrically
+
+
+@dataclass
+class Group:
+    """Rejected rows sharing a stage and a reason: a few examples and how many there are."""
+
+    stage: str
+    reason: str
+    total: int
+    rows: list[dict[str, Any]]
+
+
+@dataclass
+class Run:
+    """A run folder opened for reading: its summary, stages and two Parquet files."""
+
+    dir: Path
+    summary: dict[str, Any]
+    stages: list[StageInfo]
+    manifest: Path | None
+    rejected: Path | None
+    con: duckdb.DuckDBPyConnection
+    kept_columns: list[str]
+    rejected_columns: list[str]
+    types: dict[str, pa.DataType]
+
+    @property
+    def columns(self) -> list[str]:
+        return list(dict.fromkeys(self.kept_columns + self.rejected_columns))
+
+    def close(self) -> None:
+        self.con.close()
+
+    def count(self, view: str) -> int:
+        return int(self.con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0])
+
+    def rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        return _arrow(self.con.sql(sql, params=params or None)).to_pylist()
+
+
+def open_run(run_dir: str | Path) -> Run:
+    """Open a run folder (`summary.json`, `manifest.parquet`, `rejected.parquet`, stage folders)."""
+    d = Path(run_dir)
+    if not d.is_dir():
+        raise ConfigError(f"run folder {d} does not exist")
+    manifest = d / "manifest.parquet"
+    rejected = d / "rejected.parquet"
+    summary = _read_json(d / "summary.json") or {}
+    if not manifest.is_file() and not summary:
+        raise ConfigError(f"{d} holds no manifest.parquet or summary.json: is it a finished vidcurate run folder?")
+    con = duckdb.connect()
+    con.execute("SET threads TO 2")
+    kept_cols = _view(con, "kept", manifest if manifest.is_file() else None)
+    rej_cols = _view(con, "rej", rejected if rejected.is_file() else None)
+    types = {}
+    for p in (manifest, rejected):
+        if p.is_file():
+            for f in pq.read_schema(p):
+                types.setdefault(f.name, f.type)
+    con.execute(
+        "CREATE TEMP VIEW allrows AS SELECT 'kept' AS _status, * FROM kept "
+        "UNION ALL BY NAME SELECT 'rejected' AS _status, * FROM rej"
+    )
+    run = Run(
+        dir=d,
+        summary=summary,
+        stages=[],
+        manifest=manifest if manifest.is_file() else None,
+        rejected=rejected if rejected.is_file() else None,
+        con=con,
+        kept_columns=kept_cols,
+        rejected_columns=rej_cols,
+        types=types,
+    )
+    run.stages = _stages(run)
+    return run
+
+
+def _view(con: duckdb.DuckDBPyConnection, name: str, path: Path | None) -> list[str]:
+    if path is None:
+        con.execute(f"CREATE TEMP VIEW {name} AS SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS path WHERE false")
+        return ["id", "path"]
+    con.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM read_parquet('{_q(path)}')")
+    return pq.read_schema(path).names
+
+
+def _stages(run: Run) -> list[StageInfo]:
+    out = []
+    for s in run.summary.get("stages", []):
+        info = StageInfo(
+            name=s.get("name", "?"),
+            dirname=s.get("dirname", s.get("name", "?")),
+            rows_in=int(s.get("rows_in", 0)),
+            rows_out=int(s.get("rows_out", 0)),
+            rejected=int(s.get("rejected", 0)),
+            errors=dict(s.get("errors", {})),
+            seconds=float(s.get("seconds", 0.0)),
+            wall_s=float(s.get("wall_s", 0.0)),
+        )
+        meta = _read_json(run.dir / info.dirname / "_stage.json") or {}
+        info.config = meta.get("config") or {}
+        out.append(info)
+    if "reject_reason" in run.rejected_columns:
+        by = "rejected_by" if "rejected_by" in run.rejected_columns else "NULL"
+        reasons = run.con.execute(
+            f"SELECT {by} AS s, coalesce(reject_reason, '(no reason)') AS r, count(*) AS n FROM rej "
+            "GROUP BY ALL ORDER BY n DESC, r"
+        ).fetchall()
+        named = {s.dirname: s for s in out}
+        for stage, reason, n in reasons:
+            target = named.get(stage) or (out[-1] if out else None)
+            if target is not None:
+                target.reasons.append((reason, int(n)))
+    return out
+
+
+# --- thresholds ----------------------------------------------------------------------------------
+
+
+def thresholds(stages: list[StageInfo]) -> list[Threshold]:
+    """Cut-offs the recipe applied: filter flags, and `col op number` / `BETWEEN` in `where`."""
+    out: list[Threshold] = []
+    for s in stages:
+        cfg = s.config
+        if s.name == "filter":
+            for flag, (cols, op) in FLAG_COLUMNS.items():
+                v = cfg.get(flag)
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    out += [Threshold(c, op, float(v), flag, s.dirname, f"{flag}: {v}") for c in cols]
+        where = cfg.get("where")
+        if isinstance(where, str):
+            out += parse_where(where, s.dirname)
+    return out
+
+
+def parse_where(where: str, stage: str = "") -> list[Threshold]:
+    """The simple comparisons in a SQL predicate: `col >= 1`, `0.5 < col`, `col BETWEEN a AND b`."""
+    out: list[Threshold] = []
+    text = re.sub(r"'(?:[^']|'')*'", "''", where)  # never read numbers inside string literals
+    for m in _BETWEEN.finditer(text):
+        if not m.group("neg"):
+            col = _unquote(m.group("col"))
+            clause = f"{col} BETWEEN {m.group('a')} AND {m.group('b')}"
+            out.append(Threshold(col, ">=", float(m.group("a")), "where", stage, clause))
+            out.append(Threshold(col, "<=", float(m.group("b")), "where", stage, clause))
+    rest = _BETWEEN.sub(" ", text)
+    for m in _CMP.finditer(rest):
+        col = _unquote(m.group("col"))
+        clause = f"{col} {m.group('op')} {m.group('v')}"
+        out.append(Threshold(col, m.group("op"), float(m.group("v")), "where", stage, clause))
+    for m in _REV.finditer(rest):
+        col = _unquote(m.group("col"))
+        op = _FLIP[m.group("op")]
+        clause = f"{m.group('v')} {m.group('op')} {col}"
+        out.append(Threshold(col, op, float(m.group("v")), "where", stage, clause))
+    return [t for t in out if t.column.upper() not in ("AND", "OR", "NOT")]
+
+
+def _unquote(ident: str) -> str:
+    return ident[1:-1].replace('""', '"') if ident.startswith('"') else ident
+
+
+# --- histograms ----------------------------------------------------------------------------------
+
+
+def numeric_columns(run: Run) -> tuple[list[str], list[str]]:
+    """Numeric columns with values: (main, more). Main: thresholded, scores, then key probe facts."""
+    numeric = [
+        c
+        for c in run.columns
+        if c in run.types and is_numeric(run.types[c]) and c not in ("_status",) and not c.startswith("_")
+    ]
+    if not numeric:
+        return [], []
+    present = _non_null(run, numeric)
+    numeric = [c for c in numeric if present.get(c)]
+    cut = {t.column for t in thresholds(run.stages)}
+    main = [c for c in numeric if c in cut]
+    main += [c for c in numeric if is_score(c) and c not in main]
+    main += [c for c in MAIN_FACTS if c in numeric and c not in main]
+    return main, [c for c in numeric if c not in main]
+
+
+def score_columns(run: Run) -> list[str]:
+    """Numeric columns that judge content (scores), as opposed to probe facts and bookkeeping."""
+    return [c for c in run.columns if c in run.types and is_numeric(run.types[c]) and is_score(c)]
+
+
+def is_score(column: str) -> bool:
+    return column not in MAIN_FACTS and column not in DETAIL_COLUMNS and not column.startswith("_")
+
+
+def is_numeric(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+
+
+def _non_null(run: Run, cols: list[str]) -> dict[str, int]:
+    sel = ", ".join(f'count("{_qi(c)}") FILTER (WHERE isfinite("{_qi(c)}"::DOUBLE))' for c in cols)
+    row = run.con.execute(f"SELECT {sel} FROM allrows").fetchall()[0]
+    return {c: int(n) for c, n in zip(cols, row, strict=True)}
+
+
+def histogram(run: Run, column: str, cuts: list[Threshold], bins: int = BINS) -> Hist | None:
+    """Kept and rejected counts per bin; the axis stretches to show thresholds near the data.
+
+    Positive values spread over more than LOG_RATIO (durations, sizes, frame counts) get a log axis,
+    so a few long videos do not squash everything else (and the cut-off) into the first bar.
+    """
+    x = f'"{_qi(column)}"::DOUBLE'
+    row = run.con.execute(
+        f"SELECT min({x}) FILTER (WHERE isfinite({x})), max({x}) FILTER (WHERE isfinite({x})), "
+        f"count(*) FILTER (WHERE _status = 'kept' AND NOT coalesce(isfinite({x}), false)), "
+        f"count(*) FILTER (WHERE _status = 'rejected' AND NOT coalesce(isfinite({x}), false)) FROM allrows"
+    ).fetchall()[0]
+    if row[0] is None:
+        return None
+    dmin, dmax, miss_k, miss_r = float(row[0]), float(row[1]), int(row[2]), int(row[3])
+    t = run.types.get(column)
+    is_int = t is not None and pa.types.is_integer(t)
+    log = dmin > 0 and dmax / dmin >= LOG_RATIO and not (is_int and dmax - dmin < MAX_INT_BINS)
+    f = math.log10 if log else (lambda v: v)
+    cuts = [c for c in cuts if c.column == column]
+    span = f(dmax) - f(dmin)
+    near = [
+        c for c in cuts if (c.value > 0 or not log) and (span == 0 or f(dmin) - span <= f(c.value) <= f(dmax) + span)
+    ]
+    far = [c for c in cuts if c not in near]
+    lo = min([dmin] + [c.value for c in near])
+    hi = max([dmax] + [c.value for c in near])
+    integer = is_int and not log and (hi - lo) < MAX_INT_BINS
+    if integer:
+        edges = [math.floor(lo) - 0.5 + i for i in range(int(math.floor(hi) - math.floor(lo)) + 2)]
+    elif hi == lo:  # one value: a single bar in the middle of a narrow axis
+        w = max(abs(lo) * 0.01, 0.01)
+        edges = [lo - 5.5 * w + i * w for i in range(12)]
+    else:
+        a, b = f(lo), f(hi)
+        edges = [a + i * (b - a) / bins for i in range(bins + 1)]
+    n = len(edges) - 1
+    w = (edges[-1] - edges[0]) / n
+    xs = f"log10({x})" if log else x
+    counts = run.con.execute(
+        f"SELECT _status, least({n - 1}, greatest(0, floor(({xs} - ?) / ?)))::INT AS b, count(*) "
+        f"FROM allrows WHERE isfinite({x}) GROUP BY ALL",
+        [edges[0], w],
+    ).fetchall()
+    kept, rej = [0] * n, [0] * n
+    for status, b, c in counts:
+        (kept if status == "kept" else rej)[b] += int(c)
+    if log:
+        edges = [lo] + [10**e for e in edges[1:-1]] + [hi]  # exact ends: 10**log10(x) may miss x by an ulp
+    return Hist(column, edges, kept, rej, miss_k, miss_r, bool(integer), near, far, dmin, dmax, log)
+
+
+# --- examples and errors -------------------------------------------------------------------------
+
+
+def kept_examples(run: Run, n: int) -> list[dict[str, Any]]:
+    """A deterministic spread of kept rows (ordered by a hash of the id, not by position)."""
+    if n <= 0 or run.manifest is None:
+        return []
+    return run.rows(f"SELECT * FROM kept ORDER BY md5(id::VARCHAR) LIMIT {int(n)}")
+
+
+def rejected_examples(run: Run, n: int, max_groups: int = 12) -> list[Group]:
+    """Up to `n` rejected rows per (stage, reason), largest groups first."""
+    if n <= 0 or run.rejected is None or "reject_reason" not in run.rejected_columns:
+        return []
+    by = "rejected_by" if "rejected_by" in run.rejected_columns else "''"
+    rows = run.rows(
+        f"WITH r AS (SELECT *, {by} AS _by, coalesce(reject_reason, '(no reason)') AS _reason FROM rej), "
+        "g AS (SELECT _by, _reason, count(*) AS _total FROM r GROUP BY ALL "
+        f"ORDER BY _total DESC, _reason LIMIT {int(max_groups)}) "
+        "SELECT * FROM (SELECT r.*, g._total, row_number() OVER (PARTITION BY r._by, r._reason "
+        "ORDER BY md5(r.id::VARCHAR)) AS _rn FROM r JOIN g USING (_by, _reason)) "
+        f"WHERE _rn <= {int(n)} ORDER BY _total DESC, _reason, _rn"
+    )
+    groups: dict[tuple[str, str], tuple[int, list[dict[str, Any]]]] = {}
+    for r in rows:
+        key = (str(r.pop("_by") or ""), str(r.pop("_reason")))
+        total = int(r.pop("_total"))
+        r.pop("_rn", None)
+        groups.setdefault(key, (total, []))[1].append(r)
+    return [Group(s, reason, total, rs) for (s, reason), (total, rs) in groups.items()]
+
+
+def error_rows(run: Run, limit: int = 200) -> tuple[list[dict[str, Any]], int, list[tuple[str, int]]]:
+    """Rows carrying an error (kept or rejected): the first `limit`, the total, and counts by kind."""
+    if "error" not in run.columns:
+        return [], 0, []
+    kind = "error_kind" if "error_kind" in run.columns else "NULL"
+    total = run.count("allrows WHERE error IS NOT NULL")
+    kinds = run.con.execute(
+        f"SELECT coalesce({kind}, '(unknown)') AS k, count(*) AS n FROM allrows WHERE error IS NOT NULL "
+        "GROUP BY ALL ORDER BY n DESC, k"
+    ).fetchall()
+    rows = run.rows(
+        f"SELECT _status, id, path, {kind} AS error_kind, error FROM allrows WHERE error IS NOT NULL "
+        f"ORDER BY error_kind, path LIMIT {int(limit)}"
+    )
+    return rows, total, [(str(k), int(n)) for k, n in kinds]
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _read_json(p: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _arrow(rel: duckdb.DuckDBPyRelation) -> pa.Table:
+    """A relation's result as Arrow (the method's name changed across DuckDB releases)."""
+    fn = getattr(rel, "to_arrow_table", None) or rel.arrow
+    out = fn()
+    return out.read_all() if isinstance(out, pa.RecordBatchReader) else out
+
+
+def _q(p: Path) -> str:
+    return str(p).replace("'", "''")
+
+
+def _qi(name: str) -> str:
+    return name.replace('"', '""')
