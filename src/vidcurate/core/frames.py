@@ -19,6 +19,9 @@ class FrameSpec:
     uniformly over the span), `keyframes` (only key frames), or none of them (every frame).
     `max_side` bounds the longer side after rotation (aspect kept; never upscales); `width`
     fixes the width instead. `gray` gives the luma plane (H, W) instead of RGB (H, W, 3).
+    `motion_vectors` also asks for the codec's motion vectors of every decoded frame of the span
+    (`Frames.vectors`); the decoder then exports them and decodes with slice threads only, since
+    frame threads give vectors that vary from run to run.
     """
 
     fps: float | None = None
@@ -27,6 +30,7 @@ class FrameSpec:
     max_side: int | None = None
     width: int | None = None
     gray: bool = False
+    motion_vectors: bool = False
 
     def __post_init__(self) -> None:
         chosen = sum(x is not None and x is not False for x in (self.fps, self.num, self.keyframes or None))
@@ -49,6 +53,28 @@ class FrameSpec:
         return (self.max_side, self.width, self.gray)
 
 
+# AVPictureType codes (frame.pict_type): frames other pictures are predicted from.
+ANCHOR_PICTURES = (1, 2, 4, 5, 6)  # I, P, S, SI, SP
+
+
+@dataclass(frozen=True)
+class CodecMotion:
+    """Summaries of the codec's motion vectors, one row per decoded frame of the span.
+
+    Not the vectors themselves (thousands per frame), but what motion scores need: per frame and
+    per reference direction (a past or a future picture), the block area the vectors cover and the
+    area-weighted sums of |v|, v_x and v_y, in pixels of the coded frame. FFmpeg's convention is
+    src = dst + v: v points from a block to where it came from in the reference picture.
+    """
+
+    times_s: np.ndarray  # (M,) float64
+    pict_type: np.ndarray  # (M,) int8, AVPictureType (1 I, 2 P, 3 B, ...)
+    past: np.ndarray  # (M, 4) float64: area, sum(area*|v|), sum(area*v_x), sum(area*v_y)
+    future: np.ndarray  # (M, 4) float64, same for vectors from a future reference
+    width: int  # coded size the vectors are measured in
+    height: int
+
+
 @dataclass(frozen=True)
 class Frames:
     """Decoded frames of one clip for one scorer: a read-only (N, H, W[, 3]) uint8 array."""
@@ -60,6 +86,7 @@ class Frames:
     src_width: int = 0  # displayed size of the source (after rotation)
     src_height: int = 0
     span: tuple[float, float] = (0.0, 0.0)
+    vectors: CodecMotion | None = None  # when the spec asked for motion_vectors and the codec has them
 
     def __len__(self) -> int:
         return int(self.data.shape[0])

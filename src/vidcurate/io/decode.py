@@ -3,7 +3,9 @@
 `iter_frames` streams every decoded frame of a span (threaded decode, keyframe seek, corrupt
 packets skipped and counted) without converting anything. `sample` runs it once for a set of
 `FrameSpec`s, converts only the frames some spec selects, shares conversions between specs
-with the same size/colour, applies the display rotation, and returns read-only arrays.
+with the same size/colour, applies the display rotation, and returns read-only arrays. A spec with
+`motion_vectors` also gets the codec's motion vectors of every decoded frame, summarised
+(`CodecMotion`), from the same pass.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import cv2
 import numpy as np
 
 from vidcurate.core.errors import ProbeError
-from vidcurate.core.frames import DecodeStats, Frames, FrameSpec
+from vidcurate.core.frames import CodecMotion, DecodeStats, Frames, FrameSpec
 
 _DECODE_ERRORS = (av.error.FFmpegError,)  # a bad packet: skip it, count it
 
@@ -34,6 +36,7 @@ class Decoded:
     index: int
     key: bool
     rotation: int
+    mv: np.ndarray | None = None  # (2, 4) motion-vector summary (past, future) when asked for and present
 
 
 @contextmanager
@@ -71,8 +74,23 @@ def iter_frames(
     Seeks to the keyframe before `start_s`; a packet the decoder rejects is counted in
     `stats.errors` and skipped. Frames without a timestamp get one from the previous frame.
     """
+    return _decode(path, start_s=start_s, end_s=end_s, stats=stats)
+
+
+def _decode(
+    path: str | Path,
+    *,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    stats: DecodeStats | None = None,
+    motion_vectors: bool = False,
+) -> Iterator[Decoded]:
+    """`iter_frames`, optionally exporting motion vectors (slice threads only: deterministic)."""
     stats = stats if stats is not None else DecodeStats()
     with open_video(path, stats) as (container, vs):
+        if motion_vectors:
+            vs.thread_type = "SLICE"  # frame threads export vectors that differ between runs
+            vs.codec_context.options = {**vs.codec_context.options, "flags2": "+export_mvs"}
         tb = float(vs.time_base) if vs.time_base else 1e-6
         rate = float(vs.average_rate or vs.guessed_rate or 25)
         start = float(start_s or 0.0)
@@ -99,8 +117,28 @@ def iter_frames(
                     continue
                 if end_s is not None and t >= end_s - 1e-6:
                     return
-                yield Decoded(frame, float(t), index, bool(frame.key_frame), int(getattr(frame, "rotation", 0) or 0))
+                mv = _mv_summary(frame) if motion_vectors else None
+                rotation = int(getattr(frame, "rotation", 0) or 0)
+                yield Decoded(frame, float(t), index, bool(frame.key_frame), rotation, mv)
                 index += 1
+
+
+def _mv_summary(frame: av.VideoFrame) -> np.ndarray | None:
+    """Per reference direction: block area, and area-weighted sums of |v|, v_x, v_y (pixels)."""
+    side = frame.side_data.get("MOTION_VECTORS")
+    if side is None:
+        return None
+    out = np.zeros((2, 4), np.float64)
+    a = side.to_ndarray()
+    if not len(a):
+        return out
+    scale = np.maximum(a["motion_scale"], 1).astype(np.float64)
+    vx, vy = a["motion_x"] / scale, a["motion_y"] / scale
+    area = a["w"].astype(np.float64) * a["h"]
+    for row, mask in enumerate((a["source"] < 0, a["source"] > 0)):
+        w = area[mask]
+        out[row] = (w.sum(), (w * np.hypot(vx[mask], vy[mask])).sum(), (w * vx[mask]).sum(), (w * vy[mask]).sum())
+    return out
 
 
 def output_size(width: int, height: int, spec: FrameSpec) -> tuple[int, int]:
@@ -208,15 +246,21 @@ def sample(
     end = span_end(path, end_s, duration_s) if any(s.num for s in specs.values()) else end_s
     selectors = {name: _Selector(spec, start, end) for name, spec in specs.items()}
     picked: dict[str, list[tuple[np.ndarray, float, bool]]] = {name: [] for name in specs}
+    want_mvs = any(s.motion_vectors for s in specs.values())
+    mv_rows: list[tuple[float, int, np.ndarray | None]] = []
+    coded = (0, 0)
     src = (0, 0)
     frame_dt = 1 / 25  # until two frames tell the real interval
     last_t = None
-    for d in iter_frames(path, start_s=start_s, end_s=end_s, stats=stats):
+    for d in _decode(path, start_s=start_s, end_s=end_s, stats=stats, motion_vectors=want_mvs):
         if d.index == 1 and last_t is not None and d.time_s > last_t:
             frame_dt = d.time_s - last_t
         last_t = d.time_s
         quarter = round(d.rotation / 90) % 2
         src = (d.frame.height, d.frame.width) if quarter else (d.frame.width, d.frame.height)
+        if want_mvs:
+            mv_rows.append((d.time_s, int(d.frame.pict_type), d.mv))
+            coded = (d.frame.width, d.frame.height)
         cache: dict[tuple[int | None, int | None, bool], np.ndarray] = {}
         for name, sel in selectors.items():
             if not sel.wants(d, frame_dt):
@@ -226,6 +270,7 @@ def sample(
                 cache[look] = convert(d, sel.spec)
                 stats.converted += 1
             picked[name].append((cache[look], d.time_s, d.key))
+    vectors = _codec_motion(mv_rows, coded) if want_mvs else None
     out: dict[str, Frames] = {}
     for name, spec in specs.items():
         items = picked[name]
@@ -242,5 +287,19 @@ def sample(
             src_width=src[0],
             src_height=src[1],
             span=(start, end if end is not None else (last_t or start)),
+            vectors=vectors if spec.motion_vectors else None,
         )
     return out
+
+
+def _codec_motion(rows: list[tuple[float, int, np.ndarray | None]], coded: tuple[int, int]) -> CodecMotion | None:
+    """The per-frame summaries as arrays; None when no frame carried vectors (VP9, MJPEG, intra-only)."""
+    if not any(mv is not None for _, _, mv in rows):
+        return None
+    zero = np.zeros((2, 4), np.float64)
+    mvs = np.stack([mv if mv is not None else zero for _, _, mv in rows])
+    times = np.array([r[0] for r in rows], np.float64)
+    types = np.array([r[1] for r in rows], np.int8)
+    for arr in (mvs, times, types):
+        arr.setflags(write=False)
+    return CodecMotion(times, types, mvs[:, 0], mvs[:, 1], coded[0], coded[1])
