@@ -7,7 +7,7 @@ TORCH_PIN := torch==2.13.0
 STAMP  := $(VENV)/.installed
 DEMO_DIR ?= demo-work
 
-.PHONY: demo test lint bench clean-venv
+.PHONY: demo test lint bench clean-venv browser
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/python -m vidcurate.demo --out $(DEMO_DIR)
 
-test: $(STAMP)
+# The report and viewer tests drive Debian's chromium through Playwright (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: $(STAMP) browser
 	$(BIN)/python -m ruff check src tests bench
 	$(BIN)/python -m pytest -q
 

@@ -48,10 +48,12 @@ def test_quick_start(videos: Path, tmp_path: Path) -> None:
     assert pq.read_metadata(m).num_rows == 2
     r = cli("filter", str(m), "--where", "duration_s BETWEEN 1.5 AND 120", "-o", str(tmp_path / "kept.parquet"))
     assert r.returncode == 0, r.stderr
-    kept = pq.read_table(tmp_path / "kept.parquet").column("path").to_pylist()
+    kept = pq.read_table(tmp_path / "kept.parquet").column("source_path").to_pylist()  # `path` is the clip
     assert [Path(p).name for p in kept] == ["b.mp4"]
     rej = pq.read_table(tmp_path / "rejected.parquet").to_pylist()
-    assert [(Path(x["path"]).name, x["reject_reason"]) for x in rej] == [("a.mp4", "duration_s BETWEEN 1.5 AND 120")]
+    assert [(Path(x["source_path"]).name, x["reject_reason"]) for x in rej] == [
+        ("a.mp4", "duration_s BETWEEN 1.5 AND 120")
+    ]
 
 
 def test_probe_command(videos: Path) -> None:

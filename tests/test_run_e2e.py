@@ -48,7 +48,7 @@ def test_default_recipe_on_bad_inputs(corpus: Path, tmp_path: Path, monkeypatch:
     # Tests run as root, where chmod 000 does not stop reading: make access() say no for one file.
     monkeypatch.setattr(os, "access", lambda p, m, **k: not str(p).endswith("locked.mp4") and real_access(p, m, **k))
     summary = default_run(corpus, tmp_path / "run", workers=1)
-    kept = {Path(r["path"]).name: r for r in pq.read_table(summary.manifest).to_pylist()}
+    kept = {Path(r["source_path"]).name: r for r in pq.read_table(summary.manifest).to_pylist()}  # path: the clip
     rejected = {Path(r["path"]).name: r for r in pq.read_table(summary.rejected).to_pylist()}
     assert set(kept) == {"scenes.mp4", "vidéo d'été 日本.mp4", "box.mkv"}
     assert kept["vidéo d'été 日本.mp4"]["num_frames"] == 30 and kept["scenes.mp4"]["width"] == 320
@@ -68,12 +68,18 @@ def test_default_recipe_on_bad_inputs(corpus: Path, tmp_path: Path, monkeypatch:
 def test_shared_videos_probe_without_crash(shared_videos: Path, tmp_path: Path) -> None:
     summary = default_run(shared_videos, tmp_path / "run", workers=2)
     rows = pq.read_table(summary.manifest).to_pylist() + pq.read_table(summary.rejected).to_pylist()
-    by = {Path(r["path"]).name: r for r in rows}
+    by = {Path(r.get("source_path") or r["path"]).name: r for r in rows}  # clips name their video in source_path
     assert len(by) == len([p for p in shared_videos.iterdir() if p.suffix != ".md"])
     assert all(r["error"] is None for r in by.values()), [r["error"] for r in by.values() if r["error"]]
-    assert by["17_dec_corrupted.mp4"]["num_frames"] == 50
     assert by["16_dec_video_90.mov"]["reject_reason"] == "duration_s >= 1.0 (dmin)"
-    assert (by["10_mpy_fire2.mp4"]["rotation"], by["10_mpy_fire2.mp4"]["vfr"]) in {(180, True), (-180, True)}
+    probed = {
+        Path(r["path"]).name: r
+        for p in sorted((tmp_path / "run" / "01-probe").glob("part-*.parquet"))
+        for r in pq.read_table(p).to_pylist()
+    }  # what probe saw, before split and cut
+    assert probed["17_dec_corrupted.mp4"]["num_frames"] == 50
+    fire = probed["10_mpy_fire2.mp4"]
+    assert (fire["rotation"], fire["vfr"]) in {(180, True), (-180, True)}
 
 
 def test_kill_9_with_real_probe(corpus: Path, tmp_path: Path) -> None:

@@ -74,6 +74,39 @@ def run(
     )
     summary = runner.run(input)
     print_summary(summary, out)
+    try:  # the report is a view of the run: its failure must never fail the run
+        from vidcurate.report.html import write_report
+
+        out.print(f"report in [cyan]{write_report(out_dir, console=err)}[/]  (browse: vidcurate view {out_dir})")
+    except Exception as e:
+        err.print(f"[yellow]warning:[/] the run finished but its report was not written: {e}", highlight=False)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder (vidcurate run --out)")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="HTML file (RUN_DIR/report.html)")] = None,
+) -> None:
+    """Write one self-contained HTML report of a run: funnel, histograms with thresholds, thumbnails, errors."""
+    from vidcurate.report.html import write_report
+
+    out.print(f"report in [cyan]{write_report(run_dir, output, console=err)}[/]")
+
+
+@app.command()
+def view(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder (vidcurate run --out)")],
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8765,
+    host: Annotated[str, typer.Option(help="address to bind (loopback: the viewer has no login)")] = "127.0.0.1",
+) -> None:
+    """Browse a run in the browser: SQL filter, sort, thumbnails, play clips. Read-only."""
+    try:
+        from vidcurate.report.app import serve
+    except ImportError as e:
+        raise ConfigError(f"the viewer needs FastAPI and uvicorn: pip install 'vidcurate[view]' ({e})") from None
+
+    out.print(f"vidcurate viewer on [cyan]http://{host}:{port}/[/]  (Ctrl+C to stop)")
+    serve(run_dir, host=host, port=port)
 
 
 @app.command("filter")
@@ -123,6 +156,56 @@ def filter_cmd(
     out.print(f"kept {res.kept} -> {res.output}\nrejected {res.rejected} -> {res.rejected_path}")
 
 
+@app.command("convert")
+def convert_cmd(
+    dataset: Annotated[str | None, typer.Argument(help="dataset name, e.g. activitynet-qa (see --list)")] = None,
+    annotations: Annotated[
+        list[Path] | None, typer.Option("--annotations", "-a", help="annotation file or folder (repeatable)")
+    ] = None,
+    video_root: Annotated[Path | None, typer.Option(help="folder the annotation's media paths are relative to")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="manifest (.parquet/.csv/.jsonl)")] = None,
+    list_datasets: Annotated[bool, typer.Option("--list", help="list datasets (with a name: its --opt keys)")] = False,
+    check_videos: Annotated[bool, typer.Option(help="probe media: missing/unreadable -> row errors")] = False,
+    prompt_file: Annotated[Path | None, typer.Option(help="instruction pool for captions (lines or JSON)")] = None,
+    seed: Annotated[int | None, typer.Option(help="instruction choice seed (with each row id)")] = None,
+    answer_style: Annotated[str | None, typer.Option(help="multiple choice: letter | letter_text | text")] = None,
+    mc_instruction: Annotated[str | None, typer.Option(help="line appended after the options")] = None,
+    split: Annotated[str | None, typer.Option(help="only this split (comma list), e.g. val or train,restval")] = None,
+    root_map: Annotated[list[str] | None, typer.Option(help="SUBSET=DIR video root per subset (repeatable)")] = None,
+    opt: Annotated[list[str] | None, typer.Option(help="dataset option KEY=VALUE (repeatable; --list NAME)")] = None,
+    limit: Annotated[int | None, typer.Option(help="stop after N rows")] = None,
+    workers: Annotated[int | None, typer.Option(help="threads probing media (--check-videos)")] = None,
+    progress: Annotated[bool, typer.Option(help="show progress")] = True,
+) -> None:
+    """Convert a public dataset's annotations into a manifest of unified conversation rows."""
+    from vidcurate.datasets import command
+
+    if list_datasets:
+        command.list_datasets(out, dataset)
+        return
+    if dataset is None or not annotations or output is None:
+        raise ConfigError("convert: give DATASET --annotations PATH -o MANIFEST (or --list)")
+    command.run(
+        dataset,
+        annotations,
+        output,
+        out,
+        err,
+        root_map=root_map or (),
+        opt=opt or (),
+        progress=progress,
+        video_root=video_root,
+        check_videos=check_videos,
+        prompt_file=prompt_file,
+        seed=seed,
+        answer_style=answer_style,
+        mc_instruction=mc_instruction,
+        split=split,
+        limit=limit,
+        workers=workers,
+    )
+
+
 @app.command()
 def probe(
     files: Annotated[list[Path], typer.Argument(help="media files")],
@@ -154,8 +237,64 @@ def stages() -> None:
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         out.print(f"[bold]{name}[/]  {doc}")
         for key, f in cls.Config.model_fields.items():
-            default = f.default if f.default is not None else "-"
-            out.print(f"    {key} = {default!r}  {f.description or ''}")
+            value = None if f.is_required() else f.get_default(call_default_factory=True)
+            default = "(required)" if f.is_required() else repr(value) if value is not None else "'-'"
+            out.print(f"    {key} = {default}  {f.description or ''}")
+
+
+@app.command("export")
+def export_cmd(
+    fmt: Annotated[str | None, typer.Argument(metavar="FORMAT", help="export format (see --list)")] = None,
+    manifest: Annotated[Path | None, typer.Argument(help="manifest (.parquet, .csv, .jsonl)")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="output folder or file")] = None,
+    list_formats: Annotated[bool, typer.Option("--list", help="list the formats and exit")] = False,
+    media_root: Annotated[Path | None, typer.Option(help="write media paths relative to this folder")] = None,
+    absolute: Annotated[bool, typer.Option(help="write absolute media paths")] = False,
+    limit: Annotated[int | None, typer.Option(help="export the first N valid rows")] = None,
+    name: Annotated[str | None, typer.Option(help="dataset name (files, shards, dataset_info)")] = None,
+    shard_size: Annotated[int | None, typer.Option(help="webdataset: max samples per shard (default 1000)")] = None,
+    shard_bytes: Annotated[str | None, typer.Option(help="webdataset: max bytes per shard, e.g. 500M")] = None,
+    fps: Annotated[float | None, typer.Option(help="frames: frames per second")] = None,
+    num_frames: Annotated[int | None, typer.Option(help="frames: frames per video, spread over the span")] = None,
+    max_side: Annotated[int | None, typer.Option(help="frames: bound the longer side in pixels")] = None,
+    materialize: Annotated[bool, typer.Option(help="cut spans (start_s/end_s) into clip files")] = False,
+    clips_dir: Annotated[Path | None, typer.Option(help="where cut clips go (default: <out>/clips)")] = None,
+    cut_mode: Annotated[str | None, typer.Option(help="cut: reencode | copy")] = None,
+    cut: Annotated[list[str] | None, typer.Option(help="cut stage option KEY=VALUE (repeatable)")] = None,
+    check_media: Annotated[bool, typer.Option(help="skip rows whose media file is missing")] = True,
+    workers: Annotated[int | None, typer.Option(help="parallel videos (frames, cutting)")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Export a manifest for training: llava, llamafactory, webdataset, opensora, parquet, frames."""
+    from vidcurate.export import command
+
+    if list_formats:
+        command.list_formats(out)
+        return
+    if fmt is None or manifest is None or output is None:
+        raise ConfigError("export: give FORMAT MANIFEST -o OUT (or --list)")
+    command.run(
+        fmt,
+        manifest,
+        out,
+        err,
+        progress=progress,
+        out_path=output,
+        media_root=media_root,
+        absolute=absolute,
+        limit=limit,
+        name=name,
+        shard_size=shard_size,
+        shard_bytes=command.parse_bytes(shard_bytes),
+        fps=fps,
+        num_frames=num_frames,
+        max_side=max_side,
+        materialize=materialize,
+        clips_dir=clips_dir,
+        cut=command.parse_cut_options(cut, cut_mode),
+        check_media=check_media,
+        workers=workers,
+    )
 
 
 def main() -> None:

@@ -17,6 +17,20 @@ from vidcurate.core.stage import Stage
 _BUILTIN: dict[str, str] = {
     "probe": "vidcurate.stages.probe:Prober",
     "filter": "vidcurate.stages.filter:RowFilter",
+    "score": "vidcurate.stages.score:ScoreStage",
+    "score.motion": "vidcurate.stages.score.motion:MotionStage",
+    "score.camera": "vidcurate.stages.score.camera:CameraStage",
+    "score.ocr": "vidcurate.stages.score.ocr:OcrStage",
+    "score.nsfw": "vidcurate.stages.score.nsfw:NsfwStage",
+    "score.quality": "vidcurate.stages.score.quality:QualityStage",
+    "split": "vidcurate.stages.split:SceneSplitter",
+    "cut": "vidcurate.stages.cut:ClipCutter",
+    "caption": "vidcurate.stages.caption:VlmCaptioner",
+    "caption.clean": "vidcurate.stages.caption.clean:CaptionCleaner",
+    "caption.refine": "vidcurate.stages.caption.refine:CaptionRefiner",
+    "curate.motion": "vidcurate.stages.curate.motion:MotionCurator",
+    "curate.agents": "vidcurate.stages.curate.agents:AgentSplitter",
+    "curate.visual": "vidcurate.stages.curate.visual:VisualMotionCurator",
 }
 _LOADED: dict[str, type[Stage]] = {}
 _PLUGINS_READ = False
