@@ -106,3 +106,21 @@ def test_framespec_validation() -> None:
         FrameSpec(fps=2, num=3)
     with pytest.raises(ValueError):
         FrameSpec(max_side=100, width=50)
+
+
+def test_seek_overshoot_in_mpegts_is_corrected(counter: synth.SynthVideo, tmp_path: Path) -> None:
+    """MPEG-TS with B-frames: a keyframe seek can land after the span start (or find nothing)."""
+    ts = tmp_path / "c.ts"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(counter.path), "-c:v", "libx264", "-bf", "3", "-g", "48",
+         "-f", "mpegts", str(ts)],
+        check=True,
+    )  # fmt: skip
+    t0 = next(iter_frames(ts)).time_s  # TS streams start at an offset (here ~1.48 s)
+    for k in (34, 58, 82, 116):
+        start = t0 + k / 24
+        got = [
+            synth.read_counter(d.frame.to_ndarray(format="rgb24"))
+            for d in iter_frames(ts, start_s=start - 0.01, end_s=start + 0.15)
+        ]
+        assert got[:3] == [k, k + 1, k + 2]

@@ -94,33 +94,55 @@ def _decode(
         tb = float(vs.time_base) if vs.time_base else 1e-6
         rate = float(vs.average_rate or vs.guessed_rate or 25)
         start = float(start_s or 0.0)
-        if start > 0:
-            try:
-                container.seek(int(start / tb), stream=vs, backward=True, any_frame=False)
-            except av.error.FFmpegError:
-                container.seek(0)
-        index, last_t = 0, None
-        for packet in container.demux(vs):
-            stats.packets += packet.size > 0
-            try:
-                frames = packet.decode()
-            except _DECODE_ERRORS as e:
-                stats.errors += 1
-                if len(stats.messages) < 5:
-                    stats.messages.append(f"packet at {packet.pts}: {e}")
-                continue
-            for frame in frames:
-                stats.frames += 1
-                t = frame.time if frame.pts is not None else (last_t + 1 / rate if last_t is not None else 0.0)
-                last_t = t
-                if t < start - 1e-6:
+        # A keyframe seek can land AFTER `start` (MPEG-TS with B-frames, sparse indexes): then seek
+        # again from further back, doubling the margin, until the first frame is at or before start.
+        seek_to, margin = start, 1.0
+        index = 0
+        while True:
+            if seek_to > 0:
+                try:
+                    container.seek(int(seek_to / tb), stream=vs, backward=True, any_frame=False)
+                except av.error.FFmpegError:
+                    container.seek(0)
+                    seek_to = 0.0
+            overshot = False
+            first, last_t = seek_to > 0, None
+            for packet in container.demux(vs):
+                stats.packets += packet.size > 0
+                try:
+                    frames = packet.decode()
+                except _DECODE_ERRORS as e:
+                    stats.errors += 1
+                    if len(stats.messages) < 5:
+                        stats.messages.append(f"packet at {packet.pts}: {e}")
                     continue
-                if end_s is not None and t >= end_s - 1e-6:
-                    return
-                mv = _mv_summary(frame) if motion_vectors else None
-                rotation = int(getattr(frame, "rotation", 0) or 0)
-                yield Decoded(frame, float(t), index, bool(frame.key_frame), rotation, mv)
-                index += 1
+                for frame in frames:
+                    stats.frames += 1
+                    t = frame.time if frame.pts is not None else (last_t + 1 / rate if last_t is not None else 0.0)
+                    last_t = t
+                    if first:
+                        first = False
+                        if t > start + 0.5 / rate:
+                            overshot = True
+                            break
+                    if t < start - 1e-6:
+                        continue
+                    if end_s is not None and t >= end_s - 1e-6:
+                        return
+                    mv = _mv_summary(frame) if motion_vectors else None
+                    rotation = int(getattr(frame, "rotation", 0) or 0)
+                    yield Decoded(frame, float(t), index, bool(frame.key_frame), rotation, mv)
+                    index += 1
+                if overshot:
+                    break
+            if first:  # the seek found no frame at all (landed past the last keyframe it knew)
+                overshot = True
+            if not overshot:
+                return
+            vs.codec_context.flush_buffers()
+            seek_to, margin = max(0.0, seek_to - margin), margin * 2
+            if seek_to == 0:
+                container.seek(0)
 
 
 def _mv_summary(frame: av.VideoFrame) -> np.ndarray | None:
