@@ -169,8 +169,13 @@ def filter_file(src: str | Path, dest: str | Path, rejected: str | Path, cfg: Fi
             raise ConfigError(f"refusing to overwrite the input manifest {src}; choose another output path")
     if dest.resolve() == rejected.resolve():
         raise ConfigError("the kept and rejected outputs must be different files")
-    conds = conditions(cfg)
-    con = duckdb.connect()
+    with duckdb.connect() as con:
+        return _filter_with(con, src, dest, rejected, conditions(cfg))
+
+
+def _filter_with(
+    con: duckdb.DuckDBPyConnection, src: Path, dest: Path, rejected: Path, conds: list[Condition]
+) -> FilterResult:
     if mio.manifest_format(src) == "parquet":
         if not src.is_file():
             raise ConfigError(f"manifest {src} does not exist")
