@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import subprocess
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -65,3 +68,17 @@ class Explode(RowStage):
 
 
 STAGES = "test.digest=stagekit:Digest,test.explode=stagekit:Explode"
+
+
+def kill_mid_stage(cmd: list[str], env: dict[str, str], stage_dir: Path, after_parts: int) -> int:
+    """Start `cmd` in its own process group, SIGKILL it once `stage_dir` holds `after_parts` parts.
+
+    Returns how many parts were done when the kill landed.
+    """
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(stage_dir.glob("part-*.parquet"))) < after_parts:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return len(list(stage_dir.glob("part-*.parquet")))

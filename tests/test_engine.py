@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -124,16 +122,7 @@ def test_kill_9_then_resume_equals_clean_run(tmp_path: Path) -> None:
     clean = subprocess.run([*cmd, "--out", str(tmp_path / "clean")], env=env, capture_output=True, text=True)
     assert clean.returncode == 0, clean.stderr
     out = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [*cmd, "--out", str(out)], env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    stage_dir = out / "01-test.digest"
-    deadline = time.time() + 60
-    while time.time() < deadline and len(list(stage_dir.glob("part-*.parquet"))) < 4:
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    done_at_kill = len(list(stage_dir.glob("part-*.parquet")))
+    done_at_kill = stagekit.kill_mid_stage([*cmd, "--out", str(out)], env, out / "01-test.digest", 4)
     assert 4 <= done_at_kill < 17, "the kill must land mid-stage"
     assert not (out / "manifest.parquet").exists()
     again = subprocess.run([*cmd, "--out", str(out)], env=env, capture_output=True, text=True)

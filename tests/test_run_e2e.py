@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -115,16 +113,7 @@ def test_kill_9_with_real_probe(corpus: Path, tmp_path: Path) -> None:
     clean = subprocess.run([*cmd, "--out", str(tmp_path / "clean")], env=env, capture_output=True, text=True)
     assert clean.returncode == 0, clean.stderr
     out = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [*cmd, "--out", str(out)], env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    parts = out / "02-test.digest"
-    deadline = time.time() + 60
-    while time.time() < deadline and len(list(parts.glob("part-*.parquet"))) < 3:
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert 3 <= len(list(parts.glob("part-*.parquet"))) < 9
+    assert 3 <= stagekit.kill_mid_stage([*cmd, "--out", str(out)], env, out / "02-test.digest", 3) < 9
     again = subprocess.run([*cmd, "--out", str(out)], env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     a = pq.read_table(out / "manifest.parquet")

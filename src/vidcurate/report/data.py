@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vidcurate.core.errors import ConfigError
+from vidcurate.engines.local import StageReport
 
 BINS = 30
 LOG_RATIO = 100.0  # max/min of positive values beyond which the axis is logarithmic
@@ -86,15 +87,9 @@ class Threshold:
 
 
 @dataclass
-class StageInfo:
-    name: str
-    dirname: str
-    rows_in: int = 0
-    rows_out: int = 0
-    rejected: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    wall_s: float = 0.0
+class StageInfo(StageReport):
+    """A stage as summary.json reports it, plus its config and rejected rows by reason."""
+
     config: dict[str, Any] = field(default_factory=dict)
     reasons: list[tuple[str, int]] = field(default_factory=list)  # rejected rows by reason
 
