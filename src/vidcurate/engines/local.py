@@ -385,6 +385,7 @@ class LocalEngine:
             yield
         finally:
             self._reset_pool()
+            _WORKER_STAGES.clear()  # stages run in this process release their models/connections
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
