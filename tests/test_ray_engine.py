@@ -35,3 +35,11 @@ def test_ray_matches_local_and_resumes(tmp_path: Path, monkeypatch: pytest.Monke
     assert s.stages[0].errors == {"test.digest:bad_row": 1, "test.digest:ZeroDivisionError": 1}
     again = RayEngine(rec, tmp_path / "ray", workers=2, shard_size=3, progress=False).run(inp)
     assert [st.resumed_shards for st in again.stages] == [5, 5]
+
+
+def test_stage_resources_follow_the_config() -> None:
+    from vidcurate.core.recipe import parse_recipe
+
+    tn = {"detector": "transnetv2"}
+    r = parse_recipe({"stages": [{"split": tn}, {"split": {**tn, "device": "cpu"}}, {"split": {}}, "probe"]})
+    assert [s.build().needs().gpus for s in r.stages] == [0.25, 0.0, 0.0, 0.0]

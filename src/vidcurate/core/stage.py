@@ -57,6 +57,10 @@ class Stage(ABC):
     def setup(self) -> None:  # noqa: B027 - optional hook
         """Load models or open resources. Called once per worker before the first batch."""
 
+    def needs(self) -> Resources:
+        """Resources of this configured stage (a model on a GPU only when the config asks for one)."""
+        return self.resources
+
     def required_columns(self) -> tuple[str, ...]:
         """Columns this configured stage reads. Override when they depend on the config."""
         return self.requires

@@ -1,10 +1,11 @@
 """The Ray engine: the local engine's shards, resume and outputs, with shards run on Ray actors.
 
 Every stage runs on an actor pool sized by `workers` (default: the cluster's CPUs divided by the
-stage's `resources.cpus`); each actor builds its stage and calls `setup()` once, then runs shards.
-`resources.gpus` becomes the actor's `num_gpus`, so a GPU stage gets a GPU per actor (or a
-fraction). The run folder must be on storage every node sees (NFS, a mounted bucket); the
-output is the same as the local engine's, shard for shard. A dead actor (node lost, segfault)
+stage's CPUs); each actor builds its stage and calls `setup()` once, then runs shards. The GPUs
+a configured stage needs (`Stage.needs()`) become the actor's `num_gpus` when the cluster has
+GPUs, so a GPU stage gets a GPU per actor (or a fraction). The run folder must be on storage
+every node sees (NFS, a mounted bucket); the output is the same as the local engine's, shard for
+shard. A dead actor (node lost, segfault)
 marks only its shard's rows as errors, like the local engine's dead worker.
 """
 
@@ -68,11 +69,12 @@ class RayEngine(LocalEngine):
         import ray
         from ray.exceptions import RayActorError, RayTaskError
 
-        res = type(spec.build()).resources
+        res = spec.build().needs()
         cpus = max(res.cpus, 0.01)
+        gpus = res.gpus if ray.cluster_resources().get("GPU", 0) > 0 else 0.0  # CPU-only cluster: run on CPU
         n = self._explicit_workers or max(1, int(ray.cluster_resources().get("CPU", 1) // cpus))
         n = max(1, min(n, len(todo)))
-        actor_cls = ray.remote(num_cpus=cpus, num_gpus=res.gpus)(_ShardWorker)
+        actor_cls = ray.remote(num_cpus=cpus, num_gpus=gpus)(_ShardWorker)
         actors = [actor_cls.remote() for _ in range(n)]
         pending = list(todo)
         running: dict[Any, tuple[Any, int]] = {}

@@ -81,6 +81,13 @@ class SceneSplitter(RowStage):
     name: ClassVar[str] = "split"
     Config: ClassVar[type[StageConfig]] = SplitConfig
     resources: ClassVar[Resources] = Resources(cpus=1.0)
+
+    def needs(self) -> Resources:
+        """TransNetV2 asks the Ray engine for a GPU share unless told to stay on the CPU."""
+        cfg = self.config
+        if cfg.detector == "transnetv2" and cfg.device != "cpu":  # type: ignore[attr-defined]
+            return Resources(cpus=1.0, gpus=0.25, gpu_mem_gb=1.0)
+        return self.resources
     requires: ClassVar[tuple[str, ...]] = ("id", "path")
     provides: ClassVar[tuple[str, ...]] = CLIP_COLUMNS
 
