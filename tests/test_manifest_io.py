@@ -116,3 +116,13 @@ def test_write_stream_unifies_batches(tmp_path: Path, ext: str) -> None:
     assert back.column("caption").to_pylist() == [None, "a cat"]
     assert back.column("score").to_pylist() == [None, 0.5]
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"m{ext}"]  # spill folder removed
+
+
+def test_atomic_writes_get_normal_file_mode(tmp_path: Path) -> None:
+    mask = os.umask(0)
+    os.umask(mask)
+    dest = mio.write_manifest(sample(), tmp_path / "m.parquet")
+    assert dest.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
+    with mio.atomic_path(tmp_path / "clip.mp4", keep_suffix=True) as tmp:
+        assert tmp.suffix == ".mp4"
+        tmp.write_bytes(b"x")

@@ -11,9 +11,7 @@ Sizes are ``(width, height)`` like ffmpeg's ``-s``; frames are ``(H, W, 3)`` uin
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +20,7 @@ import cv2
 import numpy as np
 
 from vidcurate.io.ffmpeg import FrameWriter, codec_args, run_ffmpeg
+from vidcurate.io.manifest import atomic_path
 
 __all__ = [
     "COUNTER_BITS",
@@ -138,18 +137,6 @@ def _encode(
             writer.write(frame)
             n += 1
     return n
-
-
-@contextmanager
-def _atomic_output(path: Path) -> Iterator[Path]:
-    """Yield a temporary sibling name; rename it to ``path`` only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.part-{uuid.uuid4().hex[:8]}{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _filter_escape(value: str) -> str:
@@ -369,7 +356,7 @@ def drawtext(
         f":fontsize={fontsize}:fontcolor=0x141414:x=(w-text_w)/2:y=(h-text_h)/2"
     )
     out = Path(path)
-    with _atomic_output(out) as tmp:
+    with atomic_path(out, keep_suffix=True) as tmp:
         src = ["-f", "lavfi", "-i", f"color=c=0xEBEBEB:s={w}x{h}:r={fps}"]
         enc = [*codec_args(codec, crf, None), "-g", str(max(1, round(2 * fps))), "-pix_fmt", "yuv420p"]
         run_ffmpeg(["-y", *src, "-vf", vf, "-frames:v", str(num_frames), "-an", *enc, str(tmp)])
@@ -579,7 +566,7 @@ def rotated(path: PathLike, src: SynthVideo | PathLike, degrees: float) -> Synth
             n = stream.frames or sum(1 for pkt in container.demux(stream) if pkt.size)
             rate = float(stream.average_rate or stream.guessed_rate or 0) or 1.0
             base = SynthVideo(Path(src), rate, n, stream.codec_context.width, stream.codec_context.height, {})
-    with _atomic_output(out) as tmp:
+    with atomic_path(out, keep_suffix=True) as tmp:
         run_ffmpeg(["-y", "-display_rotation", f"{degrees:g}", "-i", str(base.path), "-c", "copy", str(tmp)])
     rot = _normalize_rotation(degrees)
     display = [base.height, base.width] if rot % 180 == 90 else [base.width, base.height]

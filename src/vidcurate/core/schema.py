@@ -169,6 +169,17 @@ def align(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def concat(tables: list[pa.Table]) -> pa.Table:
+    """Concatenate tables whose schemas may differ (a column missing or null in some)."""
+    tables = [t for t in tables if t is not None]
+    if not tables:
+        return pa.table({})
+    if len(tables) == 1:
+        return tables[0]
+    target = unify(t.schema for t in tables)
+    return pa.concat_tables([align(t, target) for t in tables])
+
+
 def from_rows(rows: list[Mapping[str, Any]], like: pa.Schema | None = None) -> pa.Table:
     """Build a table from dict rows; known columns get their declared types."""
     names: dict[str, None] = {}

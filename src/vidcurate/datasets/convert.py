@@ -163,10 +163,7 @@ def convert_to_file(
 def _concat(tables: list[pa.Table]) -> pa.Table:
     if not tables:
         return pa.table({"id": pa.array([], pa.string()), "path": pa.array([], pa.string())})
-    if len(tables) == 1:
-        return tables[0]
-    target = schema.unify(t.schema for t in tables)
-    return pa.concat_tables([schema.align(t, target) for t in tables])
+    return schema.concat(tables)
 
 
 class _Finisher:

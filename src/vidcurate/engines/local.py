@@ -482,10 +482,10 @@ def _rechunk(batches: Any, size: int) -> Iterator[pa.Table]:
             have += take
             start += take
             if have == size:
-                yield sh.concat(buf)
+                yield schema.concat(buf)
                 buf, have = [], 0
     if have:
-        yield sh.concat(buf)
+        yield schema.concat(buf)
 
 
 def _count_rows(src: Path) -> int:

@@ -84,7 +84,7 @@ def run_stage(stage: Stage, batch: pa.Table) -> pa.Table:
             raise
         except Exception:
             pieces.append(_crashed(stage, one))
-    return concat(pieces)
+    return schema.concat(pieces)
 
 
 def _crashed(stage: Stage, batch: pa.Table) -> pa.Table:
@@ -93,14 +93,6 @@ def _crashed(stage: Stage, batch: pa.Table) -> pa.Table:
     msg = traceback.format_exc(limit=-1).strip().splitlines()[-1]
     rows = [{**r, **mark_error(stage.name, "crash", f"stage crashed on this row: {msg}")} for r in batch.to_pylist()]
     return schema.from_rows(rows, like=batch.schema)
-
-
-def concat(tables: list[pa.Table]) -> pa.Table:
-    tables = [t for t in tables if t is not None]
-    if not tables:
-        return pa.table({})
-    target = schema.unify(t.schema for t in tables)
-    return pa.concat_tables([schema.align(t, target) for t in tables])
 
 
 def process_shard(stage: Stage, table: pa.Table) -> tuple[pa.Table, pa.Table | None, ShardStats]:
@@ -118,7 +110,7 @@ def process_shard(stage: Stage, table: pa.Table) -> tuple[pa.Table, pa.Table | N
     out = run_stage(stage, work) if work.num_rows or stage.sees_errors else work
     out = _check_outputs(stage, out)
     if held is not None and held.num_rows:
-        out = concat([out, held])
+        out = schema.concat([out, held])
         if ROW in out.column_names:
             out = out.take(pc.sort_indices(out, sort_keys=[(ROW, "ascending")]))
     # new errors by kind (rows that were fine coming in and carry an error going out)

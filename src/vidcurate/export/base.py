@@ -446,23 +446,19 @@ class _Cutter:
             end = sample.row.get("duration_s")
         if end is None:
             raise SkipRow("cannot materialize: span has no end_s and the row no duration_s")
-        tmp = dest.with_name(f".{dest.stem}.tmp.mp4")
         try:
+            # cut_clip itself writes atomically (temp name + rename)
             info = self.cut_clip(
                 sample.src,
                 float(start),
                 float(end),
-                tmp,
+                dest,
                 self.cut_cfg,
                 start_frame=sample.row.get("start_frame"),
                 end_frame=sample.row.get("end_frame"),
             )
-            os.replace(tmp, dest)
         except (RowError, VidcurateError, OSError) as e:
             raise SkipRow(f"cut failed: {e}") from None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
         row = dict(sample.row)
         row.update({k: v for k, v in (info or {}).items() if k not in ("id", "path", "error", "error_kind")})
         row.update(

@@ -34,15 +34,31 @@ def manifest_format(path: str | Path) -> str:
     return fmt
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temp path beside `path`; rename it onto `path` only if the block succeeds."""
+def atomic_path(path: str | Path, *, keep_suffix: bool = False) -> Iterator[Path]:
+    """Yield a temp path beside `path`; rename it onto `path` only if the block succeeds.
+
+    The file gets the mode a plain `open()` would give (mkstemp's 0600 would hide outputs from
+    the rest of a team). `keep_suffix` ends the temp name with the destination's extension, for
+    writers such as ffmpeg that choose a format by it.
+    """
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    suffix = dest.suffix if keep_suffix else ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, dest)
     finally:
         with contextlib.suppress(FileNotFoundError):

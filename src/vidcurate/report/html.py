@@ -56,7 +56,6 @@ def write_report(
         run.close()
     with mio.atomic_path(dest) as tmp:
         tmp.write_text(page, encoding="utf-8")
-        tmp.chmod(0o644)  # mkstemp makes 0600; a report is meant to be shared
     return dest
 
 

@@ -23,7 +23,6 @@ ffmpeg processes run at once (``jobs``), each with ``threads`` threads.
 from __future__ import annotations
 
 import os
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -37,6 +36,7 @@ from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError, RowError
 from vidcurate.core.stage import Resources, RowStage, StageConfig, mark_error
 from vidcurate.io.ffmpeg import FFmpegError, run_ffmpeg
+from vidcurate.io.manifest import atomic_path
 from vidcurate.io.probe import PROBE_KEYS, probe_file
 
 Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
@@ -307,9 +307,8 @@ def _run_to(dest: Path, args: list[str], cfg: CutConfig, *, with_audio: bool) ->
     without sound. A clip without a single video frame is an error, never a file.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.stem}.part-{uuid.uuid4().hex[:8]}.mp4")
-    tail = ["-movflags", "+faststart", "-f", "mp4", str(tmp)]
-    try:
+    with atomic_path(dest, keep_suffix=True) as tmp:
+        tail = ["-movflags", "+faststart", "-f", "mp4", str(tmp)]
         try:
             run_ffmpeg(["-y", *args, *(_audio_args(cfg) if with_audio else ["-an"]), *tail], timeout=cfg.timeout_s)
         except FFmpegError:
@@ -322,10 +321,7 @@ def _run_to(dest: Path, args: list[str], cfg: CutConfig, *, with_audio: bool) ->
             raise RowError("empty_clip", f"{dest.name}: ffmpeg wrote no usable clip ({e.message})") from None
         if not facts.get("num_frames"):
             raise RowError("empty_clip", f"{dest.name}: the span holds no video frame")
-        os.replace(tmp, dest)
-        return facts
-    finally:
-        tmp.unlink(missing_ok=True)
+    return facts
 
 
 def _audio_args(cfg: CutConfig) -> list[str]:
