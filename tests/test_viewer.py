@@ -314,6 +314,53 @@ def test_refuses_paths_outside_the_manifest(server: str, run_dir: Path) -> None:
     assert status == 400
 
 
+UNION_ATTACKS = [
+    # closes the WHERE and appends rows whose path the attacker chooses
+    "TRUE) UNION ALL BY NAME SELECT 'kept' AS _status, 'evil' AS id, '/etc/passwd' AS path WHERE (TRUE",
+    "TRUE) UNION SELECT 'evil' WHERE (TRUE",
+    "FALSE) UNION ALL SELECT 'evil' AS id FROM rows WHERE (TRUE",
+    "TRUE) EXCEPT SELECT 'x' WHERE (TRUE",
+    "TRUE) ORDER BY 1 LIMIT (1",
+    "TRUE) GROUP BY id HAVING (TRUE",
+    "id IN (SELECT 'evil' UNION SELECT id FROM rows)",
+    "id IN (WITH t AS (SELECT 'evil' AS id) SELECT id FROM t)",
+    "id IN (SELECT name FROM duckdb_settings())",
+    "id IN (SELECT a.id FROM rows a JOIN rows b USING (id))",
+]
+
+
+def test_filter_can_only_select_the_runs_rows(server: str, run_dir: Path) -> None:
+    """A predicate that tries to add rows (and so make /media serve any file) is refused."""
+    passwd = Path("/etc/passwd").read_bytes()[:16]
+    for where in UNION_ATTACKS:
+        for status_ in ("kept", "all"):
+            status, body = api(server, "/api/rows", where=where, status=status_)
+            assert status == 400, (where, body)
+            assert "evil" not in json.dumps(body.get("rows", []))
+        for target in ("/media/evil", "/thumb/evil", "/api/row/evil"):
+            status, _, body = raw_get(server, target)
+            assert status == 404 and passwd not in body, (where, target)
+    # subqueries over the run's own rows stay allowed, and really filter
+    status, body = api(server, "/api/rows", where="id IN (SELECT id FROM rows WHERE caption LIKE '%box%')")
+    assert status == 200 and sorted(r["id"] for r in body["rows"]) == ["box-a", "box-b"]
+    status, body = api(server, "/api/rows", where="-- a comment\nid = 'still'")
+    assert status == 200 and [r["id"] for r in body["rows"]] == ["still"]
+
+
+def test_rows_come_from_the_run_even_past_the_check(run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defence in depth: with the parse check switched off, a UNION still cannot add a servable row."""
+    from vidcurate.report import app as viewer
+
+    cat = viewer.Catalog(run_dir)
+    try:
+        monkeypatch.setattr(cat, "predicate", lambda where: f"({where}\n)")
+        total, rows = cat.query(where=UNION_ATTACKS[1], status="kept", sort=None, desc=False, offset=0, limit=100)
+        assert "evil" not in {r["id"] for r in rows} and total == len(rows) == 7
+        assert cat.row("evil") is None
+    finally:
+        cat.close()
+
+
 def test_thumbnails_are_cached_in_the_run(server: str, run_dir: Path) -> None:
     status, headers, body = raw_get(server, "/thumb/scenes")
     assert status == 200 and headers["content-type"] == "image/jpeg"

@@ -1,9 +1,11 @@
 """`vidcurate view RUN_DIR`: a local, read-only web viewer of a run's kept and rejected rows.
 
-The filter box takes a SQL predicate evaluated by DuckDB over the run's rows. DuckDB sees the two
-Parquet files only as registered Arrow datasets, with file access switched off and its configuration
-locked, so a predicate can read the manifest and nothing else on the machine. Media are served by
-row id (`/media/<id>`), never by a path the client sends: only files the manifest references can be
+The filter box takes a SQL predicate evaluated by DuckDB over the run's rows. DuckDB's own parse
+checks it is one predicate whose subqueries read only the run's tables (`report/predicate.py`); it is
+evaluated to a set of ids, and the rows shown are read from the run's two Parquet files by those ids.
+DuckDB sees those files only as registered Arrow datasets, with file access switched off and its
+configuration locked. Media are served by row id (`/media/<id>`), never by a path the client sends,
+and the row is always looked up in the run's own tables: only files the manifest references can be
 fetched, with HTTP range requests (Starlette's FileResponse answers `Range` with 206) so the browser
 can seek. Thumbnails come from the same cache as the report (`RUN_DIR/thumbs`).
 """
@@ -30,10 +32,12 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 
 from vidcurate.core.errors import ConfigError
+from vidcurate.report.predicate import FilterError, checked
 from vidcurate.report.thumbs import Clip, thumbnail
 
 MAX_LIMIT = 500
-RECENT_ROWS = 2000  # rows of recent pages kept for /thumb and /media lookups
+RECENT_ROWS = 2000  # rows looked up by id, kept for the /thumb and /media requests that follow
+OWN_TABLES = ("rows", "_kept", "_rej")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 STATIC = {"viewer.js": "text/javascript", "viewer.css": "text/css"}
 NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
@@ -44,10 +48,6 @@ CSP = (
 )
 mimetypes.add_type("video/x-matroska", ".mkv")
 mimetypes.add_type("video/webm", ".webm")
-
-
-class FilterError(ValueError):
-    """The filter text is not a valid predicate over the rows; its message is shown to the user."""
 
 
 class Catalog:
@@ -78,55 +78,54 @@ class Catalog:
         self.counts = dict(self.con.execute("SELECT _status, count(*) FROM rows GROUP BY ALL").fetchall())
 
     def predicate(self, where: str | None) -> str:
-        """The filter as SQL, checked to be one predicate of one SELECT (no second statement)."""
-        text = (where or "").strip()
-        if not text:
-            return "TRUE"
-        if len(text) > 4000:
-            raise FilterError("filter is too long")
-        try:
-            stmts = duckdb.extract_statements(f"SELECT 1 FROM rows WHERE ({text}\n)")
-        except duckdb.Error as e:
-            raise FilterError(_first_line(e)) from None
-        if len(stmts) != 1 or stmts[0].type != duckdb.StatementType.SELECT:
-            raise FilterError("the filter must be a single predicate, e.g. duration_s > 2 AND fps >= 24")
-        return f"({text}\n)"
+        """The filter as SQL, checked by DuckDB's own parse to be one predicate over the run's rows."""
+        return checked(where, table="rows", allowed=OWN_TABLES)
 
     def query(
         self, *, where: str | None, status: str, sort: str | None, desc: bool, offset: int, limit: int
     ) -> tuple[int, list[dict[str, Any]]]:
+        """One page of rows matching the filter.
+
+        The predicate only ever yields ids; the rows themselves are read from the run's own tables,
+        so a filter cannot add a row (or a path) that the run does not hold.
+        """
         pred = self.predicate(where)
-        if status in ("kept", "rejected"):
-            pred = f"_status = '{status}' AND {pred}"
+        scope = f"_status = '{status}'" if status in ("kept", "rejected") else "TRUE"
         order = ""
         if sort:
             if sort not in self.columns:
                 raise FilterError(f"unknown sort column {sort!r}")
             order = f' ORDER BY "{_qi(sort)}" {"DESC" if desc else "ASC"} NULLS LAST, id'
+        ids = f"SELECT id FROM rows WHERE {pred}"
         try:
             with self._lock:
-                total = int(self.con.execute(f"SELECT count(*) FROM rows WHERE {pred}").fetchall()[0][0])
-                rel = self.con.sql(f"SELECT * FROM rows WHERE {pred}{order} LIMIT {int(limit)} OFFSET {int(offset)}")
+                total = int(
+                    self.con.execute(f"SELECT count(*) FROM rows WHERE {scope} AND id IN ({ids})").fetchall()[0][0]
+                )
+                rel = self.con.sql(
+                    f"SELECT * FROM rows WHERE {scope} AND id IN ({ids}){order} LIMIT {int(limit)} OFFSET {int(offset)}"
+                )
                 table = _arrow(rel)
         except duckdb.Error as e:
             raise FilterError(_first_line(e)) from None
-        rows = [_clean(r) for r in table.to_pylist()]
-        with self._lock:
-            for r in rows:  # the page asks for these rows' thumbnails next: spare a scan per thumbnail
-                self._recent[str(r.get("id"))] = r
-                self._recent.move_to_end(str(r.get("id")))
-            while len(self._recent) > RECENT_ROWS:
-                self._recent.popitem(last=False)
-        return total, rows
+        return total, [_clean(r) for r in table.to_pylist()]
 
     def row(self, row_id: str) -> dict[str, Any] | None:
+        """A row of the run by id, always read from the run's own tables (what media and thumbnails serve)."""
         with self._lock:
             hit = self._recent.get(row_id)
             if hit is not None:
+                self._recent.move_to_end(row_id)
                 return hit
             table = _arrow(self.con.sql("SELECT * FROM rows WHERE id = $id LIMIT 1", params={"id": row_id}))
-        rows = table.to_pylist()
-        return _clean(rows[0]) if rows else None
+            rows = table.to_pylist()
+            if not rows:
+                return None
+            row: dict[str, Any] = _clean(rows[0])
+            self._recent[row_id] = row
+            while len(self._recent) > RECENT_ROWS:
+                self._recent.popitem(last=False)
+            return row
 
     def close(self) -> None:
         self.con.close()
