@@ -1,6 +1,6 @@
 """LLM client throughput against a server with a fixed latency, and the cache-hit path.
 
-A fake OpenAI-compatible server (`vidcurate.llm.fake_server`, in its own process so it does not
+A fake OpenAI-compatible server (`vidcurate.testing.fake_server`, in its own process so it does not
 share our GIL) answers every request after exactly `--latency` seconds. At `--concurrency` C the
 ideal is C / latency requests/s (32 / 0.2 s = 160/s); we report what we reach as a fraction of
 that (goal: at least 0.9), measured two ways:
@@ -37,7 +37,7 @@ from vidcurate.stages.curate.motion import MotionCurator
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "vidcurate.llm.fake_server", "--port", "0", "--latency", str(latency)]
+    cmd = [sys.executable, "-m", "vidcurate.testing.fake_server", "--port", "0", "--latency", str(latency)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()

@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from vidcurate import synth
+from vidcurate.testing import synth
 from vidcurate.core import registry
 from vidcurate.io.decode import iter_frames
 from vidcurate.io.ffmpeg import ffmpeg_exe

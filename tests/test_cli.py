@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from vidcurate import synth
+from vidcurate.testing import synth
 
 REPO = Path(__file__).resolve().parents[1]
 

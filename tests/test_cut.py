@@ -13,7 +13,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import shared_video
-from vidcurate import synth
 from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError, RowError
 from vidcurate.core.frames import FrameSpec
@@ -24,6 +23,7 @@ from vidcurate.io.ffmpeg import run_ffmpeg
 from vidcurate.io.probe import probe_file
 from vidcurate.stages.cut import ClipCutter, CutConfig, cut_clip
 from vidcurate.stages.split import SceneSplitter, SplitConfig
+from vidcurate.testing import synth
 
 FPS = 24
 
@@ -221,7 +221,8 @@ def test_stage_cuts_rows_in_parallel_and_fails_rows_alone(counter: synth.SynthVi
         for i, (s, e) in enumerate([(0, 24), (24, 60), (60, 120)])
     ]
     rows.append({"id": "gone", "path": str(tmp_path / "elsewhere" / "missing.mp4"), "start_s": 0.0, "end_s": 1.0})
-    out = ClipCutter(CutConfig(out_dir=str(tmp_path / "o"), jobs=3, threads=1)).process(schema.from_rows(rows))
+    with ClipCutter(CutConfig(out_dir=str(tmp_path / "o"), jobs=3, threads=1)).running() as cutter:
+        out = cutter.process(schema.from_rows(rows))
     got = {r["id"]: r for r in out.to_pylist()}
     for r in rows[:3]:
         g = got[r["id"]]
@@ -275,4 +276,4 @@ def test_config_validation() -> None:
         ClipCutter(CutConfig()).setup()  # outside an engine there is no run folder to default to
     with pytest.raises(ConfigError, match="preset"):
         parse_recipe({"stages": [{"cut": {"out_dir": "x", "preset": "quick"}}]})
-    assert pa.types.is_float64(schema.COLUMNS["split_score"])
+    assert pa.types.is_float64(schema.arrow_type("split_score"))

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from vidcurate import synth
 from vidcurate.datasets import Settings, convert
 from vidcurate.datasets.prompts import POOLS
+from vidcurate.testing import synth
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:

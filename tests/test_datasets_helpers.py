@@ -10,10 +10,11 @@ import pytest
 
 from vidcurate.core.errors import ConfigError, RowError
 from vidcurate.datasets import choices
-from vidcurate.datasets.paths import PathEscape, SafeRoot, write_once
+from vidcurate.datasets.paths import PathEscape, SafeRoot
 from vidcurate.datasets.prompts import POOLS, PromptPicker, load_prompt_file
 from vidcurate.datasets.readers import Issues, iter_csv, iter_json_any, iter_jsonl
 from vidcurate.datasets.timeparse import hms_to_s, iso_duration_s, literal, span_pair
+from vidcurate.io.fs import write_once
 
 # --- time -------------------------------------------------------------------------------------
 

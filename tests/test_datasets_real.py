@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED_ANNOTATIONS
-from vidcurate import synth
 from vidcurate.core import schema
 from vidcurate.datasets import Settings, convert
 from vidcurate.datasets.prompts import POOLS
+from vidcurate.testing import synth
 
 
 def sample(*parts: str) -> Path:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from conftest import shared_video
-from vidcurate import synth
 from vidcurate.core.errors import ProbeError
 from vidcurate.core.frames import DecodeStats, FrameSpec
 from vidcurate.io.decode import iter_frames, sample
 from vidcurate.io.ffmpeg import ffmpeg_exe
+from vidcurate.testing import synth
 
 
 @pytest.fixture(scope="module")

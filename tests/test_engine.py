@@ -26,7 +26,7 @@ def _plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
     from vidcurate.core import registry
 
-    monkeypatch.setattr(registry, "_PLUGINS_READ", False)
+    registry.stages.reload_plugins()
 
 
 def make_inputs(root: Path, n: int = 12) -> Path:

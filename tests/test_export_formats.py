@@ -28,16 +28,16 @@ import pytest
 import webdataset as wds
 
 from conftest import shared_video
-from vidcurate import synth
 from vidcurate.cli import main
 from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError
 from vidcurate.export import frames as frames_mod
-from vidcurate.export.base import ExportConfig, export
 from vidcurate.export.command import parse_bytes
+from vidcurate.export.driver import export
 from vidcurate.io.decode import iter_frames
 from vidcurate.io.manifest import write_manifest
 from vidcurate.io.probe import probe_file
+from vidcurate.testing import synth
 
 PROBED = ("duration_s", "fps", "num_frames", "width", "height", "aspect_ratio")
 
@@ -101,7 +101,7 @@ def test_llava_records_and_paths(tmp_path: Path, media: dict[str, Path]) -> None
         {"id": "no-conv", "path": str(media["static"])},
     ]
     m = manifest(tmp_path, rows)
-    res = export("llava", m, ExportConfig(out=tmp_path / "out" / "train.json", media_root=media["root"]))
+    res = export("llava", m, dict(out=tmp_path / "out" / "train.json", media_root=media["root"]))
     assert (res.written, dict(res.skipped)) == (2, {"no conversations": 1})
     recs = json.loads((tmp_path / "out" / "train.json").read_text())
     assert recs[0] == {
@@ -117,9 +117,9 @@ def test_llava_records_and_paths(tmp_path: Path, media: dict[str, Path]) -> None
     }
     assert recs[1]["image"] == "pic.jpg" and "video" not in recs[1]
     # the default root is the JSON's folder: media elsewhere are refused unless --absolute
-    res = export("llava", m, ExportConfig(out=tmp_path / "o2" / "t.json"))
+    res = export("llava", m, dict(out=tmp_path / "o2" / "t.json"))
     assert res.written == 0 and res.skipped["path outside media root"] == 2
-    res = export("llava", m, ExportConfig(out=tmp_path / "o3", absolute=True, name="abs"))
+    res = export("llava", m, dict(out=tmp_path / "o3", absolute=True, name="abs"))
     assert [
         r["video" if "video" in r else "image"] for r in json.loads((tmp_path / "o3" / "abs.json").read_text())
     ] == [
@@ -142,7 +142,7 @@ def test_webdataset_shards_read_back(tmp_path: Path, media: dict[str, Path]) -> 
     ]
     m = manifest(tmp_path, rows, "wds.parquet")
     out = tmp_path / "shards"
-    res = export("webdataset", m, ExportConfig(out=out, shard_size=2))
+    res = export("webdataset", m, dict(out=out, shard_size=2))
     assert res.written == 5 and dict(res.skipped) == {"media file not found": 1}
     shards = sorted(out.glob("wds-*.tar"))
     assert [p.name for p in shards] == ["wds-000000.tar", "wds-000001.tar", "wds-000002.tar"]
@@ -161,7 +161,7 @@ def test_webdataset_shards_read_back(tmp_path: Path, media: dict[str, Path]) -> 
     assert shards[0].stat().st_mode & 0o777 == 0o666 & ~umask  # published like any new file, not 0600
     # a byte bound: no shard above it unless it holds a single sample
     limit = media["counter"].stat().st_size + media["static"].stat().st_size + 4096
-    res = export("webdataset", m, ExportConfig(out=out, shard_bytes=limit))
+    res = export("webdataset", m, dict(out=out, shard_bytes=limit))
     shards = sorted(out.glob("wds-*.tar"))
     per_shard = []
     for p in shards:
@@ -169,7 +169,7 @@ def test_webdataset_shards_read_back(tmp_path: Path, media: dict[str, Path]) -> 
             per_shard.append(len(t.getnames()) // 2)
         assert p.stat().st_size <= limit or per_shard[-1] == 1
     assert sum(per_shard) == 5 and max(per_shard) > 1
-    res = export("webdataset", m, ExportConfig(out=out, shard_size=100))
+    res = export("webdataset", m, dict(out=out, shard_size=100))
     assert [p.name for p in sorted(out.glob("wds-*.tar"))] == ["wds-000000.tar"]  # stale shards removed
 
 
@@ -184,7 +184,7 @@ def test_opensora_csv_aspect_is_height_over_width(tmp_path: Path, media: dict[st
         {"id": "raw", "path": str(media["static"]), "caption": "not probed"},
         probed(media["static"], id="mute"),
     ]
-    res = export("opensora", manifest(tmp_path, rows), ExportConfig(out=tmp_path / "meta.csv"))
+    res = export("opensora", manifest(tmp_path, rows), dict(out=tmp_path / "meta.csv"))
     assert res.written == 2
     assert dict(res.skipped) == {"not probed": 1, "no caption": 1}
     with open(tmp_path / "meta.csv", newline="") as f:
@@ -212,7 +212,7 @@ def test_parquet_loads_with_hf_datasets(tmp_path: Path, media: dict[str, Path]) 
     ]
     m = manifest(tmp_path, rows)
     out = tmp_path / "hf" / "train.parquet"
-    res = export("parquet", m, ExportConfig(out=out, media_root=media["root"]))
+    res = export("parquet", m, dict(out=out, media_root=media["root"]))
     assert res.written == 2 and dict(res.skipped) == {"row has an error": 1}
     ds = datasets.load_dataset("parquet", data_files=str(out), split="train", cache_dir=str(tmp_path / "cache"))
     assert ds.num_rows == 2
@@ -248,7 +248,7 @@ def test_frames_at_fps_and_count_decode_once(tmp_path: Path, media: dict[str, Pa
     ]
     m = manifest(tmp_path, rows)
     out = tmp_path / "frames"
-    res = export("frames", m, ExportConfig(out=out, fps=4, workers=2))
+    res = export("frames", m, dict(out=out, fps=4, workers=2))
     assert res.written == 3
     assert res.skipped["frames failed"] + res.skipped["not a video"] == 2
     assert counters(out / "whole") == [0, 6, 12, 18, 24, 30, 36, 42]
@@ -262,7 +262,7 @@ def test_frames_at_fps_and_count_decode_once(tmp_path: Path, media: dict[str, Pa
     img = cv2.imread(str(out / "whole" / "000001.jpg"))
     assert img.shape == (120, 160, 3)
     # a count spread over the span; a rerun replaces the folders and leaves no temp dirs
-    res = export("frames", m, ExportConfig(out=out, num_frames=3, max_side=80))
+    res = export("frames", m, dict(out=out, num_frames=3, max_side=80))
     assert counters(out / "whole") == [8, 24, 40]
     assert cv2.imread(str(out / "whole" / "000001.jpg")).shape == (60, 80, 3)
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
@@ -272,20 +272,20 @@ def test_frames_long_span_in_windows_gives_the_same_frames(
     tmp_path: Path, media: dict[str, Path], monkeypatch: Any
 ) -> None:
     m = manifest(tmp_path, [probed(media["counter"], id="w")])
-    export("frames", m, ExportConfig(out=tmp_path / "one", fps=12))
+    export("frames", m, dict(out=tmp_path / "one", fps=12))
     monkeypatch.setattr(frames_mod, "_WINDOW_BYTES", 1)  # 8 frames per window: 3 windows of 2/3 s
-    export("frames", m, ExportConfig(out=tmp_path / "win", fps=12))
+    export("frames", m, dict(out=tmp_path / "win", fps=12))
     assert counters(tmp_path / "win" / "w") == counters(tmp_path / "one" / "w") == list(range(0, 48, 2))
     # unknown duration: windows until one comes back empty
     m2 = manifest(tmp_path, [{"id": "nodur", "path": str(media["counter"])}], "m2.parquet")
-    export("frames", m2, ExportConfig(out=tmp_path / "nodur", fps=12))
+    export("frames", m2, dict(out=tmp_path / "nodur", fps=12))
     assert counters(tmp_path / "nodur" / "nodur") == list(range(0, 48, 2))
 
 
 def test_frames_of_a_real_corrupt_file(tmp_path: Path) -> None:
     bad = shared_video("17_dec_corrupted.mp4")  # 10 fps, 5 s, the packet at 3.0 s is corrupt
     m = manifest(tmp_path, [probed(bad, id="corrupt")])
-    res = export("frames", m, ExportConfig(out=tmp_path / "f", fps=1))
+    res = export("frames", m, dict(out=tmp_path / "f", fps=1))
     assert res.written == 1
     rec = json.loads((tmp_path / "f" / "m.jsonl").read_text())
     assert 4 <= rec["frames"] <= 5 and rec["times_s"][:3] == [0.0, 1.0, 2.0]
@@ -300,11 +300,9 @@ def test_materialize_cuts_spans_with_the_cut_stage(tmp_path: Path, media: dict[s
         probed(media["static"], id="whole", conversations=qa()),
     ]
     out = tmp_path / "ds"
-    res = export("llava", manifest(tmp_path, rows), ExportConfig(out=out / "train.json", materialize=True))
+    res = export("llava", manifest(tmp_path, rows), dict(out=out / "train.json", materialize=True))
     assert res.written == 1 and res.skipped == {"path outside media root": 1}  # whole file lives elsewhere
-    res = export(
-        "llava", manifest(tmp_path, rows), ExportConfig(out=out / "train.json", materialize=True, absolute=True)
-    )
+    res = export("llava", manifest(tmp_path, rows), dict(out=out / "train.json", materialize=True, absolute=True))
     assert res.written == 2
     recs = json.loads((out / "train.json").read_text())
     clip = Path(recs[0]["video"])

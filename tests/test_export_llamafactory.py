@@ -28,15 +28,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import SHARED_ANNOTATIONS
-from vidcurate import synth
 from vidcurate.cli import main
 from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError
 from vidcurate.datasets.base import Settings
 from vidcurate.datasets.convert import convert, convert_to_file
-from vidcurate.export.base import ExportConfig, export
+from vidcurate.export.driver import export
 from vidcurate.export.llamafactory import merge_entry
 from vidcurate.io.manifest import read_manifest, write_manifest
+from vidcurate.testing import synth
 
 LF_SAMPLE = SHARED_ANNOTATIONS / "llamafactory_video"
 ANET_QA = SHARED_ANNOTATIONS / "activitynet_qa"
@@ -314,7 +314,7 @@ def test_round_trip_with_audio_and_media_root_outside_the_dataset_dir(tmp_path: 
     sample = lf_sample()
     rows = convert("llamafactory", [sample / "mllm_video_audio_demo.json"], Settings()).table
     write_manifest(rows, tmp_path / "m.parquet")
-    cfg = ExportConfig(out=tmp_path / "lf", name="va", media_root=sample)
+    cfg = dict(out=tmp_path / "lf", name="va", media_root=sample)
     res = export("llamafactory", tmp_path / "m.parquet", cfg)
     assert res.written == 3 and res.n_skipped == 0
     assert any(f"media_dir: {sample}" in n for n in res.notes)
@@ -325,9 +325,9 @@ def test_round_trip_with_audio_and_media_root_outside_the_dataset_dir(tmp_path: 
     entry = json.loads((tmp_path / "lf" / "dataset_info.json").read_text())["va"]
     assert entry["columns"] == {"messages": "messages", "videos": "videos", "audios": "audios"}
     # without --media-root the videos are outside the dataset folder: refused, named, never silently absolute
-    res = export("llamafactory", tmp_path / "m.parquet", ExportConfig(out=tmp_path / "lf2"))
+    res = export("llamafactory", tmp_path / "m.parquet", dict(out=tmp_path / "lf2"))
     assert res.written == 0 and res.skipped == {"path outside media root": 3}
-    res = export("llamafactory", tmp_path / "m.parquet", ExportConfig(out=tmp_path / "lf3", absolute=True, name="abs"))
+    res = export("llamafactory", tmp_path / "m.parquet", dict(out=tmp_path / "lf3", absolute=True, name="abs"))
     assert res.written == 3
     assert norm(lf_load(tmp_path / "lf3", "abs", media_dir=tmp_path), sample) == norm(want, sample)
 
@@ -372,7 +372,7 @@ def test_export_converted_rows_checks_every_row(tmp_path: Path, clip: Path) -> N
     ]
     manifest = tmp_path / "m.jsonl"
     write_manifest(schema.from_rows(rows), manifest)
-    cfg = ExportConfig(out=media.parent, name="conv")
+    cfg = dict(out=media.parent, name="conv")
     res = export("llamafactory", manifest, cfg)
     assert res.written == 3
     assert res.skipped == {
@@ -403,14 +403,14 @@ def test_export_converted_rows_checks_every_row(tmp_path: Path, clip: Path) -> N
     assert raw[2]["start_s"] == 0.1 and raw[2]["end_s"] == 0.3
     assert any("--materialize" in n for n in res.notes)
     # --limit counts exported rows, not rows read: the 3rd good row comes after 7 bad ones
-    res = export("llamafactory", manifest, ExportConfig(out=media.parent, name="lim", limit=3))
+    res = export("llamafactory", manifest, dict(out=media.parent, name="lim", limit=3))
     assert res.written == 3 and res.n_skipped == 7
     assert [x["id"] for x in json.loads((media.parent / "lim.json").read_text())] == [
         "llava-style",
         "system+2turns",
         "span",
     ]
-    res = export("llamafactory", manifest, ExportConfig(out=media.parent, name="lim", limit=1))
+    res = export("llamafactory", manifest, dict(out=media.parent, name="lim", limit=1))
     assert (res.written, res.n_skipped) == (1, 0)  # stops reading once the limit is reached
 
 
@@ -440,7 +440,7 @@ def test_merge_keeps_foreign_bytes_and_refuses_broken_info(tmp_path: Path) -> No
     clip = synth.static(tmp_path / "c.mp4", num_frames=6, size=(64, 48)).path
     one_row(tmp_path / "m.parquet", clip)
     with pytest.raises(ConfigError, match="not valid JSON"):
-        export("llamafactory", tmp_path / "m.parquet", ExportConfig(out=tmp_path, name="mine"))
+        export("llamafactory", tmp_path / "m.parquet", dict(out=tmp_path, name="mine"))
     assert not (tmp_path / "mine.json").exists() and info.read_text() == broken
 
 

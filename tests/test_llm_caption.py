@@ -18,15 +18,15 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from vidcurate import synth
 from vidcurate.core.errors import ConfigError
 from vidcurate.core.frames import FrameSpec
 from vidcurate.core.recipe import build_config, parse_recipe
 from vidcurate.engines.local import LocalEngine
 from vidcurate.io.decode import sample
-from vidcurate.llm.fake_server import FakeServer, default_answer
 from vidcurate.llm.usage import summarize
 from vidcurate.stages.caption import VlmCaptioner
+from vidcurate.testing import synth
+from vidcurate.testing.fake_server import FakeServer, default_answer
 
 REPO = Path(__file__).resolve().parents[1]
 FPS = 24
@@ -84,7 +84,7 @@ def test_images_are_the_frames_the_sampler_chose(srv: FakeServer, counter_video:
     try:
         out = stage.process(batch).to_pylist()
     finally:
-        stage.close()
+        stage.teardown()
     assert srv.received == 4 and len(srv.records) == 4
     by_first = {r.counters[0]: r for r in srv.records}
     for row in out:
@@ -145,7 +145,7 @@ def test_faults_end_as_captions_or_clear_errors(srv: FakeServer, counter_video: 
         out = stage.process(batch).to_pylist()
         elapsed = time.perf_counter() - t0
     finally:
-        stage.close()
+        stage.teardown()
     assert len(out) == len(faults) + 1 and elapsed < 10
     for row, fault in zip(out, faults, strict=False):
         calls, retries, ok, kind = FAULT_ROWS[fault]
@@ -172,7 +172,7 @@ def test_concurrency_limit_holds_through_the_stage(srv: FakeServer, counter_vide
     try:
         out = stage.process(clips(counter_video, 12)).to_pylist()
     finally:
-        stage.close()
+        stage.teardown()
     assert all(r["caption"] for r in out) and srv.received == 12
     assert srv.max_in_flight == 3
 
@@ -181,10 +181,10 @@ def test_rerun_is_served_from_the_cache(srv: FakeServer, counter_video: Path, tm
     batch = clips(counter_video, 5)
     first = captioner(srv.url, tmp_path)
     a = first.process(batch)
-    first.close()
+    first.teardown()
     again = captioner(srv.url, tmp_path)  # a new worker on the same cache file
     b = again.process(batch)
-    again.close()
+    again.teardown()
     assert srv.received == 5
     assert a.column("caption").to_pylist() == b.column("caption").to_pylist()
     assert [u[0]["cache_hits"] for u in b.column("llm_usage").to_pylist()] == [1] * 5
@@ -205,7 +205,7 @@ def test_video_url_input(srv: FakeServer, counter_video: Path, tmp_path: Path) -
     try:
         out = stage.process(batch).to_pylist()
     finally:
-        stage.close()
+        stage.teardown()
     assert srv.received == 1 and srv.records[0].images == []
     assert srv.records[0].videos == [f"file://{counter_video.resolve()}"]
     assert out[0]["caption"] == f"In this video, the file file://{counter_video.resolve()} plays."

@@ -11,12 +11,12 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
-from vidcurate import synth
 from vidcurate.core import registry, schema
 from vidcurate.core.errors import ConfigError
 from vidcurate.core.recipe import build_config
-from vidcurate.llm.fake_server import FakeServer, Request, default_answer
 from vidcurate.llm.usage import print_usage, summarize
+from vidcurate.testing import synth
+from vidcurate.testing.fake_server import FakeServer, Request, default_answer
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def run(name: str, url: str, batch: pa.Table, **kw: Any) -> list[dict[str, Any]]
     try:
         return s.process(batch).to_pylist()
     finally:
-        s.close()
+        s.teardown()
 
 
 CAPTIONS = [
@@ -144,4 +144,4 @@ def test_refused_key_stops_the_stage_with_one_line(monkeypatch: pytest.MonkeyPat
             assert "sk-wrong-key" not in str(e.value)
             assert s.received <= 4  # the rest of the batch was cancelled, not sent
         finally:
-            st.close()
+            st.teardown()

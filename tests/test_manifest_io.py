@@ -12,6 +12,7 @@ import pytest
 from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError
 from vidcurate.io import manifest as mio
+from vidcurate.io.fs import atomic_path
 
 
 def sample() -> pa.Table:
@@ -62,7 +63,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
     dest = tmp_path / "m.parquet"
     mio.write_manifest(sample(), dest)
     before = dest.read_bytes()
-    with pytest.raises(RuntimeError), mio.atomic_path(dest) as tmp:
+    with pytest.raises(RuntimeError), atomic_path(dest) as tmp:
         tmp.write_bytes(b"half")
         raise RuntimeError("killed")
     assert dest.read_bytes() == before
@@ -123,6 +124,6 @@ def test_atomic_writes_get_normal_file_mode(tmp_path: Path) -> None:
     os.umask(mask)
     dest = mio.write_manifest(sample(), tmp_path / "m.parquet")
     assert dest.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
-    with mio.atomic_path(tmp_path / "clip.mp4", keep_suffix=True) as tmp:
+    with atomic_path(tmp_path / "clip.mp4", keep_suffix=True) as tmp:
         assert tmp.suffix == ".mp4"
         tmp.write_bytes(b"x")

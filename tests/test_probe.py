@@ -22,7 +22,8 @@ import av.error
 import numpy as np
 import pytest
 
-import vidcurate.io.probe as probe_mod
+import vidcurate.io.media as media_mod
+import vidcurate.io.probe_walk as probe_walk
 from conftest import shared_video
 from vidcurate.core.errors import ProbeError
 from vidcurate.io.probe import PROBE_KEYS, probe_file
@@ -143,16 +144,16 @@ def test_vfr_from_timestamps_alone() -> None:
     path = shared_video("10_mpy_fire2.mp4")
     with av.open(str(path)) as c:
         pts = [p.pts for p in c.demux(c.streams.video[0]) if p.pts is not None]
-    assert probe_mod._is_vfr(probe_mod._Walk(pts=pts, complete=True), None, None) is True
+    assert probe_walk.is_vfr(probe_walk.Walk(pts=pts, complete=True), None, None) is True
     # 240 fps in a millisecond time base steps 4, 4, 4, 5 ticks: rounding, not VFR
     ms240 = [round(i * 1000 / 240) for i in range(240)]
-    assert probe_mod._is_vfr(probe_mod._Walk(pts=ms240, complete=True), None, None) is False
+    assert probe_walk.is_vfr(probe_walk.Walk(pts=ms240, complete=True), None, None) is False
     # a sampled window cut mid-GOP lacks the B-frames decoded after its last packet: not a gap
     cut = [512 * i for i in (0, 3, 1, 2, 6, 4, 5, 9)]  # decode order; frames 7 and 8 come next
-    assert probe_mod._is_vfr(probe_mod._Walk(pts=cut, complete=False), None, None) is False
+    assert probe_walk.is_vfr(probe_walk.Walk(pts=cut, complete=False), None, None) is False
     # one frame interval 30 % longer than the rest is VFR
     steady = [i * 1000 for i in range(50)] + [50_300 + i * 1000 for i in range(50)]
-    assert probe_mod._is_vfr(probe_mod._Walk(pts=steady, complete=True), None, None) is True
+    assert probe_walk.is_vfr(probe_walk.Walk(pts=steady, complete=True), None, None) is True
 
 
 def test_webm_without_container_duration() -> None:
@@ -207,14 +208,14 @@ def test_corrupt_packet_full_check_counts_instead_of_raising() -> None:
 def test_ends_check_does_not_decode_the_whole_file(monkeypatch: pytest.MonkeyPatch) -> None:
     path = shared_video("18_intel_one-by-one-person-detection.mp4")  # 1394 frames, keyframe every 1 s
     calls: list[int] = []
-    real = probe_mod._decode_packet
+    real = probe_walk.decode_packet
 
     def counting(stream: Any, packet: Any, walk: Any) -> list[Any]:
         if packet is not None:
             calls.append(1)
         return real(stream, packet, walk)
 
-    monkeypatch.setattr(probe_mod, "_decode_packet", counting)
+    monkeypatch.setattr(probe_walk, "decode_packet", counting)
     r = probe_file(path)
     assert r["num_frames"] == 1394 and r["duration_s"] == pytest.approx(139.4)
     assert 0 < len(calls) < 60
@@ -244,15 +245,15 @@ class _NoSeek:
 
 def test_unseekable_file_still_checks_only_the_last_gop(monkeypatch: pytest.MonkeyPatch) -> None:
     path = shared_video("18_intel_one-by-one-person-detection.mp4")
-    real_open, real_decode = probe_mod._open, probe_mod._decode_packet
+    real_open, real_decode = media_mod.raw_open, probe_walk.decode_packet
     calls: list[int] = []
 
     def counting(stream: Any, packet: Any, walk: Any) -> list[Any]:
         calls.append(1)
         return real_decode(stream, packet, walk)
 
-    monkeypatch.setattr(probe_mod, "_open", lambda p: _NoSeek(real_open(p)))
-    monkeypatch.setattr(probe_mod, "_decode_packet", counting)
+    monkeypatch.setattr(media_mod, "raw_open", lambda p: _NoSeek(real_open(p)))
+    monkeypatch.setattr(probe_walk, "decode_packet", counting)
     r = probe_file(path)
     assert r["num_frames"] == 1394 and r["decode_errors"] == 0
     assert len(calls) < 60
@@ -405,7 +406,7 @@ def test_permission_error_on_open_is_translated(tmp_path: Path, monkeypatch: pyt
     def deny(path: Path) -> Any:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(probe_mod, "_open", deny)
+    monkeypatch.setattr(media_mod, "raw_open", deny)
     expect_error(p, "permission")
 
 
@@ -416,7 +417,7 @@ def test_unexpected_exception_becomes_probe_failed(tmp_path: Path, monkeypatch: 
     def boom(path: Path) -> Any:
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(probe_mod, "_open", boom)
+    monkeypatch.setattr(media_mod, "raw_open", boom)
     err = expect_error(p, "probe_failed")
     assert "RuntimeError" in str(err) and "boom" in str(err)
 

@@ -21,7 +21,7 @@ def test_ray_matches_local_and_resumes(tmp_path: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setenv("VIDCURATE_STAGES", stagekit.STAGES)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setattr(registry, "_PLUGINS_READ", False)
+    registry.stages.reload_plugins()
     inp = make_inputs(tmp_path / "in")
     rec = recipe(fail_on="bad", crash_on="v04")
     LocalEngine(rec, tmp_path / "local", workers=1, shard_size=3, progress=False).run(inp)

@@ -8,6 +8,7 @@ import pytest
 
 from vidcurate.core.errors import ConfigError
 from vidcurate.core.recipe import load_recipe, parse_recipe
+from vidcurate.io.runfolder import RunFolder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -16,14 +17,14 @@ def test_default_recipe_loads() -> None:
     r = load_recipe(REPO / "recipes" / "default.yaml")
     assert [s.name for s in r.stages][:2] == ["probe", "filter"]
     assert r.stages[1].config.drop_errors is True
-    assert r.stages[0].dirname == "01-probe"
+    assert RunFolder.stage_dirname(r.stages[0].index, r.stages[0].name) == "01-probe"
 
 
 def test_forms_of_a_stage_entry() -> None:
     r = parse_recipe({"stages": ["probe", {"filter": {"fmin": 10}}, {"filter": None}]})
     assert [s.name for s in r.stages] == ["probe", "filter", "filter"]
     assert r.stages[1].config.fmin == 10 and r.stages[2].config.fmin is None
-    assert [s.dirname for s in r.stages] == ["01-probe", "02-filter", "03-filter"]
+    assert [RunFolder.stage_dirname(s.index, s.name) for s in r.stages] == ["01-probe", "02-filter", "03-filter"]
 
 
 def one_line(data: object) -> str:

@@ -18,7 +18,6 @@ import pytest
 from playwright.sync_api import sync_playwright
 from typer.testing import CliRunner
 
-from vidcurate import synth
 from vidcurate.core.recipe import load_recipe
 from vidcurate.engines.local import LocalEngine
 from vidcurate.io import decode
@@ -26,6 +25,7 @@ from vidcurate.report import data as rd
 from vidcurate.report import svg as svg_mod
 from vidcurate.report import thumbs
 from vidcurate.report.html import write_report
+from vidcurate.testing import synth
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -230,9 +230,13 @@ def test_thresholds_from_stage_configs() -> None:
         ("aesthetic", "<", 4.5),
     }
     stages = [
-        rd.StageInfo("probe", "01-probe", config={"decode_check": "ends"}),
-        rd.StageInfo("filter", "02-filter", config={"dmin": 1.0, "fmax": 300, "min_side": 128, "where": "fps > 20"}),
-        rd.StageInfo("score.motion", "03-score.motion", config={"dmin": 5}),  # not a filter: flags mean nothing
+        rd.StageInfo(name="probe", dirname="01-probe", config={"decode_check": "ends"}),
+        rd.StageInfo(
+            name="filter", dirname="02-filter", config={"dmin": 1.0, "fmax": 300, "min_side": 128, "where": "fps > 20"}
+        ),
+        rd.StageInfo(
+            name="score.motion", dirname="03-score.motion", config={"dmin": 5}
+        ),  # not a filter: flags mean nothing
     ]
     cuts = {(t.column, t.op, t.value, t.label) for t in rd.thresholds(stages)}
     assert cuts == {

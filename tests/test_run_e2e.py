@@ -12,9 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import stagekit
-from vidcurate import synth
 from vidcurate.core.recipe import load_recipe
-from vidcurate.engines.local import LocalEngine, RunSummary
+from vidcurate.engines.local import LocalEngine
+from vidcurate.io.runfolder import RunSummary
+from vidcurate.testing import synth
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import shared_video
-from vidcurate import synth
 from vidcurate.io.decode import sample
 from vidcurate.io.ffmpeg import FrameWriter
 from vidcurate.stages.score.camera import CameraScorer, label, shake
+from vidcurate.testing import synth
 
 OUT_W, OUT_H, FPS, N = 320, 240, 24, 48
 SPEED = 4  # px per frame of the crop window
@@ -76,7 +76,7 @@ def camera_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def score(path: Path, duration_s: float | None = None, end_s: float | None = None) -> dict:
     scorer = CameraScorer()
-    return scorer.score(sample(path, {"c": scorer.frames}, duration_s=duration_s, end_s=end_s)["c"])
+    return scorer.score(sample(path, {"c": scorer.spec}, duration_s=duration_s, end_s=end_s)["c"])
 
 
 @pytest.mark.parametrize("name", list(MOVES))

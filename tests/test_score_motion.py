@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from conftest import shared_video
-from vidcurate import synth
 from vidcurate.core.frames import CodecMotion, FrameSpec
 from vidcurate.io.decode import sample
 from vidcurate.stages.score.motion import MotionConfig, MotionScorer, vector_speed
+from vidcurate.testing import synth
 
 
 def run(scorer: MotionScorer, path: Path, duration_s: float | None = None) -> dict:
-    return scorer.score(sample(path, {"m": scorer.frames}, duration_s=duration_s)["m"])
+    return scorer.score(sample(path, {"m": scorer.spec}, duration_s=duration_s)["m"])
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +107,6 @@ def test_static_camera_real_video_has_low_motion() -> None:
 def test_low_contrast_drift_still_counts(tmp_path: Path) -> None:
     """A faint texture (~9 grey levels) drifting 1 px/frame over the whole frame: flat-area masking keeps it."""
     v = synth.scenes(tmp_path / "drift.mp4", cuts=(40,), num_frames=48)
-    frames = sample(v.path, {"m": MotionScorer().frames}, end_s=1.6)["m"]  # before the cut
+    frames = sample(v.path, {"m": MotionScorer().spec}, end_s=1.6)["m"]  # before the cut
     out = MotionScorer().score(frames)
     assert out["motion_flow_mean"] == pytest.approx(24 / np.hypot(320, 240), rel=0.35)

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from conftest import shared_video
-from vidcurate import synth
 from vidcurate.core.errors import ConfigError
 from vidcurate.core.recipe import parse_recipe
 from vidcurate.io.decode import sample
 from vidcurate.stages.score.nsfw import EXPLICIT, LABELS, NsfwConfig, NsfwScorer, nsfw_prob, preprocess
+from vidcurate.testing import synth
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def nsfw() -> NsfwScorer:
 
 
 def run(scorer: NsfwScorer, path: Path, duration_s: float) -> float:
-    return scorer.score(sample(path, {"n": scorer.frames}, duration_s=duration_s)["n"])["nsfw_prob"]
+    return scorer.score(sample(path, {"n": scorer.spec}, duration_s=duration_s)["n"])["nsfw_prob"]
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import shared_video
-from vidcurate import synth
 from vidcurate.io.decode import sample
 from vidcurate.stages.score.ocr import OcrConfig, OcrScorer, box_area_ratio
+from vidcurate.testing import synth
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def ocr() -> OcrScorer:
 
 
 def run(scorer: OcrScorer, path: Path, duration_s: float | None = None) -> dict:
-    return scorer.score(sample(path, {"o": scorer.frames}, duration_s=duration_s)["o"])
+    return scorer.score(sample(path, {"o": scorer.spec}, duration_s=duration_s)["o"])
 
 
 def test_ffmpeg_drawtext_is_read_back(ocr: OcrScorer, tmp_path: Path) -> None:
@@ -49,6 +49,7 @@ def test_no_text_in_a_textured_scene(ocr: OcrScorer, tmp_path: Path) -> None:
 
 def test_burned_in_timecode_is_found() -> None:
     scorer = OcrScorer(OcrConfig(frames=2, recognize=False))  # detection only: another config, same models
+    scorer.setup()
     out = run(scorer, shared_video("mpy_smpte-2997.mp4"), duration_s=10.05)
     assert out["ocr_num_boxes"] >= 1 and out["ocr_area_ratio"] > 0.01 and out["ocr_text"] is None
 

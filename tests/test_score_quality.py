@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from conftest import shared_video
-from vidcurate import synth
 from vidcurate.core.errors import ConfigError
 from vidcurate.core.frames import FrameSpec
 from vidcurate.io.decode import sample
 from vidcurate.io.ffmpeg import FrameWriter
 from vidcurate.stages.score import brisque_svm
 from vidcurate.stages.score.quality import QualityConfig, QualityScorer, bars, colorfulness
+from vidcurate.testing import synth
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def quality() -> QualityScorer:
 
 
 def run(scorer: QualityScorer, path: Path, duration_s: float) -> dict:
-    return scorer.score(sample(path, {"q": scorer.frames}, duration_s=duration_s)["q"])
+    return scorer.score(sample(path, {"q": scorer.spec}, duration_s=duration_s)["q"])
 
 
 def test_pristine_beats_distorted_on_brisque(quality: QualityScorer) -> None:
@@ -37,7 +37,7 @@ def test_pristine_beats_distorted_on_brisque(quality: QualityScorer) -> None:
 
 
 def test_brisque_gets_worse_with_blur_and_noise(quality: QualityScorer) -> None:
-    frame = sample(shared_video("07_skv_bikes.mp4"), {"a": quality.frames}, duration_s=10.0)["a"].data[3]
+    frame = sample(shared_video("07_skv_bikes.mp4"), {"a": quality.spec}, duration_s=10.0)["a"].data[3]
     model = brisque_svm.Brisque()
     clean = model.score(frame)
     blurred = model.score(cv2.GaussianBlur(frame, (0, 0), 2.5))

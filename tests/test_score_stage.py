@@ -15,15 +15,16 @@ import pytest
 import yaml
 
 from conftest import REPO, shared_video
-from vidcurate import synth
 from vidcurate.core import registry, schema
+from vidcurate.core import scorer as scorer_mod
 from vidcurate.core.errors import ConfigError
 from vidcurate.core.recipe import parse_recipe
+from vidcurate.core.stage import StageContext
 from vidcurate.engines.local import LocalEngine
 from vidcurate.io import decode
 from vidcurate.io.ffmpeg import FrameWriter
 from vidcurate.stages.score import ScoreConfig, ScoreStage
-from vidcurate.stages.score import scorer as scorer_mod
+from vidcurate.testing import synth
 
 ALL = {"motion": {}, "camera": {}, "quality": {"frames": 4}, "ocr": {"frames": 1}, "nsfw": {"frames": 1}}
 
@@ -41,8 +42,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def fused() -> ScoreStage:
     stage = ScoreStage(ScoreConfig(scorers=ALL))
-    stage.setup()  # models load once for the module
+    stage.setup(StageContext.detached())  # models load once for the module
     return stage
+
+
+def scored(stage: Any, table: pa.Table) -> pa.Table:
+    """A stage's output for one table, set up and torn down around it as the engine does."""
+    with stage.running():
+        return stage.process(table)
 
 
 def packets_in(path: Path) -> int:
@@ -78,7 +85,9 @@ def test_each_clip_is_decoded_once_for_all_scorers(
     assert fused.decode_stats.packets - before == sum(packets_in(p) for p in corpus.values())  # each packet once
     by = {r["id"]: r for r in out.to_pylist()}
     assert all(r.get("error") is None for r in by.values())
-    assert set(fused.provides) <= set(out.column_names) and set(fused.provides) <= set(schema.COLUMNS)
+    assert set(fused.output_columns()) <= set(out.column_names) and set(fused.output_columns()) <= set(
+        schema.declared()
+    )
     assert by["box"]["motion_flow_mean"] > 20 * by["still"]["motion_flow_mean"]
     assert by["text"]["ocr_text"] == "HELLO 42" and by["box"]["ocr_text"] is None
     assert by["still"]["camera_motion"] == "static" and by["box"]["black_frame_ratio"] == 0.0
@@ -88,15 +97,15 @@ def test_each_clip_is_decoded_once_for_all_scorers(
 def test_separate_stages_decode_again_and_agree(corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     rows = rows_for(corpus)
     cheap = ("motion", "camera", "quality")
-    together = ScoreStage(ScoreConfig(scorers={k: ALL[k] for k in cheap})).process(rows).to_pylist()
+    together = scored(ScoreStage(ScoreConfig(scorers={k: ALL[k] for k in cheap})), rows).to_pylist()
     opened = counting_open(monkeypatch)
     apart = [r.copy() for r in rows.to_pylist()]
     for name in cheap:
         stage = registry.get(f"score.{name}")(registry.get(f"score.{name}").Config(**ALL[name]))
-        scored = stage.process(pa.Table.from_pylist(apart)).to_pylist()
-        apart = [{**a, **{c: s[c] for c in stage.provides}} for a, s in zip(apart, scored, strict=True)]
+        got = scored(stage, pa.Table.from_pylist(apart)).to_pylist()
+        apart = [{**a, **{c: s[c] for c in stage.output_columns()}} for a, s in zip(apart, got, strict=True)]
     assert opened == Counter({p.name: len(cheap) for p in corpus.values()})  # one decode per stage per clip
-    columns = ScoreStage(ScoreConfig(scorers=list(cheap))).provides
+    columns = tuple(ScoreStage(ScoreConfig(scorers=list(cheap))).output_columns())
     for one, other in zip(together, apart, strict=True):
         assert {c: one[c] for c in columns} == pytest.approx({c: other[c] for c in columns}), one["id"]
 
@@ -118,7 +127,7 @@ def test_clip_spans_are_scored_on_their_own(tmp_path: Path) -> None:
         {"id": "a", "path": str(path), "start_s": 0.0, "end_s": 2.0, "duration_s": 4.0},
         {"id": "b", "path": str(path), "start_s": 2.0, "end_s": 4.0, "duration_s": 4.0},
     ]
-    out = {r["id"]: r for r in stage.process(pa.Table.from_pylist(rows)).to_pylist()}
+    out = {r["id"]: r for r in scored(stage, pa.Table.from_pylist(rows)).to_pylist()}
     assert out["a"]["motion_flow_mean"] < 1e-4 < out["b"]["motion_flow_mean"]
     assert out["a"]["motion_mv_mean"] < 1e-4 < out["b"]["motion_mv_mean"]
     assert stage.decode_stats.opens == 2 and stage.decode_stats.packets <= 96 + 24  # seeks, never decodes it all twice
@@ -138,7 +147,7 @@ def test_bad_rows_become_errors_and_a_failing_scorer_keeps_the_others(
     ]
     quality = stage.scorers[1]
     monkeypatch.setattr(quality, "score", lambda frames: 1 / 0)
-    out = {r["id"]: r for r in stage.process(pa.Table.from_pylist(rows)).to_pylist()}
+    out = {r["id"]: r for r in scored(stage, pa.Table.from_pylist(rows)).to_pylist()}
     assert out["missing"]["error_kind"] == "score:not_found"
     assert out["junk"]["error_kind"] == "score:invalid_data"
     assert out["past_end"]["error_kind"] == "score:no_frames"
@@ -178,7 +187,7 @@ def test_missing_model_package_is_a_config_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(scorer_mod.importlib, "import_module", broken)
     stage = ScoreStage(ScoreConfig(scorers={"ocr": {}}))
     with pytest.raises(ConfigError, match=r"cannot import rapidocr_onnxruntime \(libonnxruntime"):
-        stage.setup()
+        stage.setup(StageContext.detached())
 
 
 def test_default_recipe_scores_and_filters(tmp_path: Path) -> None:

@@ -13,16 +13,16 @@ import pyarrow as pa
 import pytest
 
 from conftest import shared_video
-from vidcurate import synth
 from vidcurate.core.errors import ConfigError
 from vidcurate.core.frames import FrameSpec
 from vidcurate.core.recipe import parse_recipe
 from vidcurate.io.decode import convert, iter_frames
 from vidcurate.io.ffmpeg import FrameWriter
 from vidcurate.stages.cut import CutConfig, cut_clip
-from vidcurate.stages.split import CLIP_COLUMNS, SceneSplitter, SplitConfig
+from vidcurate.stages.split import SceneSplitter, SplitConfig
 from vidcurate.stages.split.spans import Boundary, plan_clips
 from vidcurate.stages.split.transnet import CONTEXT, STEP, WINDOW, SlidingWindows, TransNetV2Runner, resolve_device
+from vidcurate.testing import synth
 
 P = synth.PALETTE
 # Neighbouring scenes differ by > 35 both in PySceneDetect's HSV score and in luma (limited-range video),
@@ -273,7 +273,7 @@ def test_a_row_with_a_span_is_split_inside_it(scenes: synth.SynthVideo) -> None:
 
 def test_images_pass_and_bad_files_become_row_errors(tmp_path: Path) -> None:
     stage = SceneSplitter(SplitConfig())
-    assert stage.process_row({"id": "i", "path": "x.png", "media": "image"}) == dict.fromkeys(CLIP_COLUMNS)
+    assert stage.process_row({"id": "i", "path": "x.png", "media": "image"}) == dict.fromkeys(SceneSplitter.columns)
     bad = tmp_path / "bad.mp4"
     bad.write_text("not a video")
     (row,) = stage.process(pa.table({"id": ["b"], "path": [str(bad)]})).to_pylist()

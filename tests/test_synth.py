@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from vidcurate import synth
 from vidcurate.core.errors import VidcurateError
 from vidcurate.io.ffmpeg import FFmpegError, FrameWriter, ffmpeg_exe, run_ffmpeg
+from vidcurate.testing import synth
 
 
 def decode(path: Path) -> list[np.ndarray]:

@@ -24,12 +24,12 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
-from vidcurate import synth
 from vidcurate.core import schema
 from vidcurate.core.frames import FrameSpec
 from vidcurate.io import decode
 from vidcurate.io import manifest as mio
 from vidcurate.report.app import create_app
+from vidcurate.testing import synth
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -42,7 +42,7 @@ def ingest(
 
 @app.command()
 def run(
-    recipe: Annotated[Path, typer.Argument(help="recipe YAML (e.g. recipes/default.yaml)")],
+    recipe: Annotated[str, typer.Argument(help="recipe YAML, or a packaged recipe's name (default, caption)")],
     input: Annotated[Path, typer.Option("--input", "-i", help="a folder of videos or a manifest file")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="run folder (created; resumable)")],
     workers: Annotated[int | None, typer.Option(help="worker processes (default: cores)")] = None,
@@ -225,21 +225,29 @@ def probe(
 
 @app.command()
 def stages() -> None:
-    """List the stages and their parameters."""
+    """List the stages (and scorers, exporters) with their parameters; plugins and overrides are marked."""
     from vidcurate.core import registry
 
-    for name in registry.names():
-        try:
-            cls = registry.get(name)
-        except ConfigError as e:
-            out.print(f"[bold]{name}[/]  (unavailable: {e})")
-            continue
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        out.print(f"[bold]{name}[/]  {doc}")
-        for key, f in cls.Config.model_fields.items():
-            value = None if f.is_required() else f.get_default(call_default_factory=True)
-            default = "(required)" if f.is_required() else repr(value) if value is not None else "'-'"
-            out.print(f"    {key} = {default}  {f.description or ''}")
+    for kind in ("stage", "scorer", "exporter"):
+        reg = registry.KINDS[kind]
+        out.print(f"[bold underline]{kind}s[/]")
+        for entry in reg.entries():
+            name = f"score.{entry.name}" if kind == "scorer" else entry.name
+            origin = "" if entry.origin == "builtin" else f"  [cyan]({entry.origin})[/]"
+            if entry.overrides:
+                origin += f"  [yellow]overrides the built-in {entry.overrides}[/]"
+            try:
+                cls = reg.get(entry.name)
+            except ConfigError as e:
+                out.print(f"[bold]{name}[/]  (unavailable: {e}){origin}")
+                continue
+            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+            out.print(f"[bold]{name}[/]  {doc}{origin}", highlight=False)
+            config = getattr(cls, "Options", None) if kind == "exporter" else cls.Config
+            for key, f in (config.model_fields if config is not None else {}).items():
+                value = None if f.is_required() else f.get_default(call_default_factory=True)
+                default = "(required)" if f.is_required() else repr(value) if value is not None else "'-'"
+                out.print(f"    {key} = {default}  {f.description or ''}", highlight=False)
 
 
 @app.command("export")
@@ -260,7 +268,8 @@ def export_cmd(
     materialize: Annotated[bool, typer.Option(help="cut spans (start_s/end_s) into clip files")] = False,
     clips_dir: Annotated[Path | None, typer.Option(help="where cut clips go (default: <out>/clips)")] = None,
     cut_mode: Annotated[str | None, typer.Option(help="cut: reencode | copy")] = None,
-    cut: Annotated[list[str] | None, typer.Option(help="cut stage option KEY=VALUE (repeatable)")] = None,
+    cut: Annotated[list[str] | None, typer.Option(help="cut option KEY=VALUE (repeatable, e.g. crf=23)")] = None,
+    opt: Annotated[list[str] | None, typer.Option(help="format option KEY=VALUE (repeatable)")] = None,
     check_media: Annotated[bool, typer.Option(help="skip rows whose media file is missing")] = True,
     workers: Annotated[int | None, typer.Option(help="parallel videos (frames, cutting)")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
@@ -273,13 +282,16 @@ def export_cmd(
         return
     if fmt is None or manifest is None or output is None:
         raise ConfigError("export: give FORMAT MANIFEST -o OUT (or --list)")
+    cut_items = [*(cut or []), *([f"mode={cut_mode}"] if cut_mode else [])]
     command.run(
         fmt,
         manifest,
         out,
         err,
         progress=progress,
-        out_path=output,
+        opt=opt,
+        cut=cut_items,
+        out=output,
         media_root=media_root,
         absolute=absolute,
         limit=limit,
@@ -291,8 +303,7 @@ def export_cmd(
         max_side=max_side,
         materialize=materialize,
         clips_dir=clips_dir,
-        cut=command.parse_cut_options(cut, cut_mode),
-        check_media=check_media,
+        check_media=None if check_media else False,
         workers=workers,
     )
 

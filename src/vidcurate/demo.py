@@ -12,11 +12,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from vidcurate import synth
 from vidcurate.core.recipe import load_recipe
 from vidcurate.engines.local import LocalEngine
 from vidcurate.report.html import write_report
 from vidcurate.report.summary import print_summary
+from vidcurate.testing import synth
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -110,3 +110,11 @@ class DecodeStats:
     errors: int = 0  # packets the decoder rejected (skipped, not fatal)
     converted: int = 0  # frame conversions made (shared between scorers with the same look)
     messages: list[str] = field(default_factory=list)
+
+    def add(self, other: DecodeStats) -> None:
+        """Add another pass's counts to these totals (messages are per pass, not summed)."""
+        self.opens += other.opens
+        self.packets += other.packets
+        self.frames += other.frames
+        self.errors += other.errors
+        self.converted += other.converted

@@ -5,9 +5,11 @@
     stages:
       - probe: {decode_check: ends}
       - filter: {drop_errors: true, dmin: 1.0}
+      - export: {format: llamafactory, name: clips}   # after the stages: runs on the final manifest
 
 A wrong stage name or parameter is reported as one line naming the stage, the key and what is
-allowed, never as a pydantic dump.
+allowed, never as a pydantic dump. A recipe is a file, or the name of one that ships with the
+package (`vidcurate run default ...` works from any folder).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,13 +50,22 @@ class StageSpec:
     def build(self) -> Stage:
         return registry.get(self.name)(self.config)
 
-    @property
-    def dirname(self) -> str:
-        return f"{self.index + 1:02d}-{self.name}"
-
     def fingerprint(self, upstream: str) -> str:
         """Changes when this stage's config or anything upstream of it changes."""
         blob = json.dumps([upstream, self.name, self.config.model_dump(mode="json")], sort_keys=True)
+        return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """An export step: a format and its typed options (validated by the format's own model)."""
+
+    index: int  # position among the recipe's steps (0-based)
+    format: str
+    options: BaseModel
+
+    def fingerprint(self) -> str:
+        blob = json.dumps([self.format, self.options.model_dump(mode="json")], sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
@@ -63,6 +75,7 @@ class Recipe:
     stages: list[StageSpec]
     engine: EngineOptions = field(default_factory=EngineOptions)
     source: str = "<memory>"
+    exports: list[ExportSpec] = field(default_factory=list)
 
 
 def format_validation_error(where: str, cls: type[BaseModel], err: ValidationError) -> str:
@@ -105,6 +118,7 @@ def parse_recipe(data: Any, source: str = "<memory>") -> Recipe:
     if not isinstance(raw_stages, list) or not raw_stages:
         raise ConfigError(f"{source}: 'stages' must be a non-empty list")
     specs: list[StageSpec] = []
+    exports: list[ExportSpec] = []
     for i, item in enumerate(raw_stages):
         if isinstance(item, str):
             name, params = item, {}
@@ -113,6 +127,11 @@ def parse_recipe(data: Any, source: str = "<memory>") -> Recipe:
         else:
             raise ConfigError(f"{source}: stage {i + 1}: write each stage as '- name: {{params}}' (got {item!r})")
         where = f"{source}: stage {i + 1} '{name}'"
+        if name == "export":
+            exports.append(build_export(i, params, where))
+            continue
+        if exports:
+            raise ConfigError(f"{where}: export steps come after every stage (they read the final manifest)")
         try:
             config = build_config(str(name), params, where)
         except ConfigError as e:
@@ -125,12 +144,46 @@ def parse_recipe(data: Any, source: str = "<memory>") -> Recipe:
         raise ConfigError(format_validation_error(f"{source}: engine", EngineOptions, e)) from None
     except TypeError:
         raise ConfigError(f"{source}: 'engine' must be a mapping") from None
-    return Recipe(name=str(data.get("name") or Path(source).stem), stages=specs, engine=engine, source=source)
+    if not specs:
+        raise ConfigError(f"{source}: the recipe has export steps but no stage")
+    name = str(data.get("name") or Path(source).stem)
+    return Recipe(name=name, stages=specs, engine=engine, source=source, exports=exports)
+
+
+def build_export(index: int, params: Any, where: str) -> ExportSpec:
+    """An export step's format and options, validated by the format's own options model."""
+    if not isinstance(params, dict) or not isinstance(params.get("format"), str):
+        raise ConfigError(f"{where}: give the format, e.g. '- export: {{format: llamafactory}}'")
+    rest = {k: v for k, v in params.items() if k != "format"}
+    fmt = params["format"]
+    cls = registry.exporters.get(fmt).Options
+    try:
+        return ExportSpec(index, fmt, cls(**rest))
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(f"{where} {fmt}", cls, e)) from None
+
+
+def packaged_recipes() -> list[str]:
+    """Names of the recipes that ship with the package."""
+    root = resources.files("vidcurate") / "recipes"
+    return sorted(p.name.removesuffix(".yaml") for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def resolve_recipe(ref: str | Path) -> Path:
+    """A recipe file: `ref` itself when it exists, else the packaged recipe of that name."""
+    p = Path(ref)
+    if p.exists() or p.suffix in (".yaml", ".yml") or len(p.parts) > 1:
+        return p
+    if str(ref) in packaged_recipes():
+        return Path(str(resources.files("vidcurate") / "recipes" / f"{ref}.yaml"))
+    raise ConfigError(
+        f"no recipe file {ref!r} and no packaged recipe of that name (packaged: {', '.join(packaged_recipes())})"
+    )
 
 
 def load_recipe(path: str | Path) -> Recipe:
-    """Read and validate a recipe file."""
-    p = Path(path)
+    """Read and validate a recipe file (or a packaged recipe by name)."""
+    p = resolve_recipe(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as e:

@@ -1,8 +1,11 @@
-"""The manifest's columns and their Arrow types, in one place.
+"""The manifest's columns and their Arrow types.
 
-Every stage reads and writes plain columns of one table. Known columns are cast to the types
-below whenever a table is written, so shards written by different workers (one of which may
-have seen only nulls in a column) always agree. Unknown columns pass through untouched.
+Every stage reads and writes plain columns of one table. The core columns (identity, spans,
+probe facts, conversations, errors) are listed here; every other column is declared, with its
+type, by the component that writes it (`Stage.columns`, `FrameScorer.columns`) and collected here
+by `declare` when the component's class is defined. Known columns are cast to their types whenever
+a table is written, so shards written by different workers (one of which may have seen only nulls
+in a column) always agree. Unknown columns pass through untouched.
 """
 
 from __future__ import annotations
@@ -14,11 +17,6 @@ from typing import Any
 import pyarrow as pa
 
 CONVERSATION_TURN = pa.struct([("from", pa.string()), ("value", pa.string())])
-# one entry per LLM stage that worked on the row: what it cost (cache hits cost nothing)
-LLM_USAGE = pa.struct(
-    [("stage", pa.string()), ("model", pa.string())]
-    + [(k, pa.int64()) for k in ("calls", "retries", "cache_hits", "repairs", "prompt_tokens", "completion_tokens")]
-)
 
 COLUMNS: dict[str, pa.DataType] = {
     # identity
@@ -32,7 +30,6 @@ COLUMNS: dict[str, pa.DataType] = {
     "end_s": pa.float64(),
     "start_frame": pa.int64(),
     "end_frame": pa.int64(),
-    "split_score": pa.float64(),  # confidence of the cut that opens a clip (the detector's units)
     # a cut clip: `path` is the clip file; these say where it came from (spans in the source file)
     "cut_mode": pa.string(),  # reencode | copy
     "source_path": pa.string(),
@@ -65,26 +62,6 @@ COLUMNS: dict[str, pa.DataType] = {
     "size_bytes": pa.int64(),
     "decoded_frames": pa.int64(),
     "decode_errors": pa.int64(),
-    # scores (stages/score/): `<family>_<metric>`, units in each scorer's module docstring
-    "motion_flow_mean": pa.float64(),  # frame diagonals per second
-    "motion_flow_p90": pa.float64(),
-    "motion_mv_mean": pa.float64(),
-    "motion_diff_mean": pa.float64(),  # 0..1
-    "camera_motion": pa.string(),  # static|pan_left|pan_right|tilt_up|tilt_down|zoom_in|zoom_out|complex
-    "camera_pan_speed": pa.float64(),
-    "camera_zoom_rate": pa.float64(),
-    "camera_shake": pa.float64(),
-    "ocr_area_ratio": pa.float64(),
-    "ocr_num_boxes": pa.int64(),
-    "ocr_text": pa.string(),
-    "nsfw_prob": pa.float64(),
-    "quality_brisque": pa.float64(),  # lower is better
-    "blur_laplacian_var": pa.float64(),
-    "brightness_mean": pa.float64(),
-    "contrast_std": pa.float64(),
-    "colorfulness": pa.float64(),
-    "black_frame_ratio": pa.float64(),
-    "letterbox_ratio": pa.float64(),
     # text and conversations (dataset converters, captioning, QA)
     "caption": pa.string(),
     "query": pa.string(),
@@ -95,14 +72,6 @@ COLUMNS: dict[str, pa.DataType] = {
     "answer_indices": pa.list_(pa.int64()),  # several correct choices (CLEVRER)
     "source_id": pa.string(),  # the dataset's own id of the video/sample
     "question_id": pa.string(),
-    # LLM curation (stages/curate/): validated answers
-    "is_dynamic": pa.bool_(),
-    "motion_reason": pa.string(),
-    "agents": pa.list_(pa.string()),
-    "non_agents": pa.list_(pa.string()),
-    "visual_is_dynamic": pa.bool_(),
-    "visual_motion_reason": pa.string(),
-    "llm_usage": pa.list_(LLM_USAGE),
     # errors: `error` is "<stage>: <message>", `error_kind` is "<stage>:<kind>"
     "warning": pa.string(),  # "<stage>: <message>" for a row kept after a fix (e.g. a clamped span)
     "error": pa.string(),
@@ -114,13 +83,49 @@ COLUMNS: dict[str, pa.DataType] = {
 
 REQUIRED = ("id", "path")
 
+# Columns declared by components: name -> (type, who declared it).
+_DECLARED: dict[str, tuple[pa.DataType, str]] = {}
+
+
+class SchemaConflict(TypeError):
+    """Two components declare one column with different types."""
+
+
+def declare(owner: str, columns: Mapping[str, pa.DataType]) -> None:
+    """Add a component's output columns to the schema; a clash with another type is an error."""
+    for name, typ in columns.items():
+        have = COLUMNS.get(name)
+        prior = _DECLARED.get(name)
+        if have is None and prior is not None:
+            have = prior[0]
+        if have is not None and have != typ:
+            who = prior[1] if prior is not None and name not in COLUMNS else "the core schema"
+            raise SchemaConflict(f"{owner} declares column {name!r} as {typ}, but {who} declares it as {have}")
+        if name not in COLUMNS:
+            _DECLARED.setdefault(name, (typ, owner))
+
+
+def core_columns(names: Iterable[str]) -> dict[str, pa.DataType]:
+    """Core columns by name, with their types (for components that write core facts)."""
+    return {n: COLUMNS[n] for n in names}
+
+
+def declared() -> dict[str, pa.DataType]:
+    """Every known column: the core ones, then those components declared so far."""
+    return {**COLUMNS, **{k: v[0] for k, v in _DECLARED.items()}}
+
+
 # Reserved, never persisted: a stage sets it to a reason to move a row to the rejected output.
 REJECT = "_reject"
 
 
 def arrow_type(name: str) -> pa.DataType | None:
     """The declared type of a known column, or None for a free column."""
-    return COLUMNS.get(name)
+    t = COLUMNS.get(name)
+    if t is None:
+        hit = _DECLARED.get(name)
+        t = hit[0] if hit is not None else None
+    return t
 
 
 def conform(table: pa.Table) -> pa.Table:
@@ -132,7 +137,7 @@ def conform(table: pa.Table) -> pa.Table:
     fields = []
     changed = False
     for field in table.schema:
-        want = COLUMNS.get(field.name)
+        want = arrow_type(field.name)
         if want is not None and field.type != want:
             fields.append(pa.field(field.name, want))
             changed = True
@@ -153,7 +158,7 @@ def unify(schemas: Iterable[pa.Schema]) -> pa.Schema:
 
 def settle_nulls(s: pa.Schema) -> pa.Schema:
     """A column null in every batch gets its declared type (or string), so readers see a type."""
-    fields = [pa.field(f.name, COLUMNS.get(f.name) or pa.string()) if pa.types.is_null(f.type) else f for f in s]
+    fields = [pa.field(f.name, arrow_type(f.name) or pa.string()) if pa.types.is_null(f.type) else f for f in s]
     return pa.schema(fields)
 
 
@@ -180,8 +185,10 @@ def concat(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables([align(t, target) for t in tables])
 
 
-def from_rows(rows: list[Mapping[str, Any]], like: pa.Schema | None = None) -> pa.Table:
-    """Build a table from dict rows; known columns get their declared types."""
+def from_rows(
+    rows: list[Mapping[str, Any]], like: pa.Schema | None = None, types: Mapping[str, pa.DataType] | None = None
+) -> pa.Table:
+    """Build a table from dict rows; known columns (and those in `types`) get their declared types."""
     names: dict[str, None] = {}
     if like is not None:
         for n in like.names:
@@ -191,7 +198,7 @@ def from_rows(rows: list[Mapping[str, Any]], like: pa.Schema | None = None) -> p
             names.setdefault(k, None)
     fields = []
     for n in names:
-        t = COLUMNS.get(n)
+        t = (types or {}).get(n) or arrow_type(n)
         if t is None and like is not None and n in like.names:
             t = like.field(n).type
         fields.append((n, t))

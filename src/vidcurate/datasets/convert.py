@@ -26,8 +26,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ValidationError
 
 from vidcurate.core import schema
-from vidcurate.core.errors import ConfigError, RowError
-from vidcurate.core.stage import mark_error
+from vidcurate.core.errors import ConfigError, RowError, mark_error
 from vidcurate.datasets import registry
 from vidcurate.datasets.base import SPAN_TOLERANCE_S, Converter, Row, Settings
 from vidcurate.datasets.paths import SafeRoot

@@ -14,8 +14,9 @@ from typing import Any
 
 from vidcurate.core.errors import ConfigError, RowError
 from vidcurate.datasets.base import Converter, RecordError, Row, error_row, optional_number
-from vidcurate.datasets.paths import safe_name, write_once
+from vidcurate.datasets.paths import safe_name
 from vidcurate.datasets.readers import iter_parquet
+from vidcurate.io.fs import write_once
 
 # mp4 cells are whole videos: read a few rows at a time.
 BATCH_ROWS = 4

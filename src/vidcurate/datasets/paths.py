@@ -6,12 +6,7 @@ through a symlink to somewhere else; each of these is a row error, never a file 
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import tempfile
-from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import parse_qs, urlparse
 
 from vidcurate.core.errors import RowError
@@ -98,43 +93,3 @@ def youtube_id(url: str | None) -> str | None:
         return u.path.strip("/") or None
     v = parse_qs(u.query).get("v")
     return v[0] if v else None
-
-
-def write_once(dest: str | os.PathLike[str], data: bytes | BinaryIO) -> bool:
-    """Write media bytes to `dest` unless it exists; never overwrite a different file.
-
-    Returns True when written, False when an identical file was already there. Raises RowError
-    (kind ``exists``) when a different file holds the name. The write goes through a temp file and
-    a no-replace link, so a killed run leaves no half file and two writers never clobber each other.
-    """
-    dest = Path(dest)
-    blob = data if isinstance(data, bytes) else data.read()
-    if dest.exists() or dest.is_symlink():
-        if dest.is_file() and dest.stat().st_size == len(blob) and _sha(dest) == hashlib.sha1(blob).hexdigest():
-            return False
-        raise RowError("exists", f"{dest} already exists with different content; not overwritten")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-        try:
-            os.link(tmp, dest)  # fails if dest appeared meanwhile: no overwrite, ever
-        except FileExistsError:
-            raise RowError("exists", f"{dest} appeared while writing; not overwritten") from None
-        except OSError:  # a filesystem without hard links: check, then rename
-            if dest.exists():
-                raise RowError("exists", f"{dest} appeared while writing; not overwritten") from None
-            os.replace(tmp, dest)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    return True
-
-
-def _sha(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vidcurate.core.errors import ConfigError, RowError
 from vidcurate.datasets.base import Converter, RecordError, Row, error_row, optional_int, optional_number, text
-from vidcurate.datasets.paths import safe_name, write_once
+from vidcurate.datasets.paths import safe_name
 from vidcurate.datasets.readers import iter_csv, load_json
 from vidcurate.datasets.timeparse import iso_duration_s
+from vidcurate.io.fs import write_once
 
 
 class Options(BaseModel):

@@ -1,63 +1,35 @@
-"""Running one stage over one shard: the unit of work of every engine.
+"""Running one stage over one shard: the unit of work of every executor.
 
 Reads the shard's input part, holds back error rows from stages that should not see them, runs
 the stage, checks its declared outputs, puts the rows back in order, moves rejected rows to their
-own part, and writes both parts atomically. The stats ride along in the Parquet metadata so a
-resumed run can still report them.
+own part, and writes both parts atomically and durably — the rejected part first, so a main part
+on disk means the shard is done. The stats ride along in the Parquet metadata so a resumed run can
+still report them. An environment fault (disk full, out of memory) propagates: nothing is
+committed, and the run stops.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vidcurate.core import schema
-from vidcurate.core.errors import ConfigError, VidcurateError
-from vidcurate.core.stage import Stage, mark_error
-from vidcurate.io.manifest import atomic_path
+from vidcurate.core.errors import VidcurateError, raise_if_fatal, row_error
+from vidcurate.core.stage import Stage
+from vidcurate.engines.tasks import STATS_KEY, ShardStats
+from vidcurate.io.fs import atomic_path
 
 ROW = "__row"
-STATS_KEY = b"vidcurate.stats"
 
 
 class StageContractError(VidcurateError):
     """A stage returned something its declaration does not allow (a bug in the stage)."""
-
-
-@dataclass
-class ShardStats:
-    shard: int
-    rows_in: int = 0
-    rows_out: int = 0
-    rejected: int = 0
-    errors: dict[str, int] = field(default_factory=dict)  # new errors by kind
-    seconds: float = 0.0
-    resumed: bool = False
-
-    def to_json(self) -> bytes:
-        d = asdict(self)
-        d.pop("resumed")
-        return json.dumps(d).encode()
-
-    @classmethod
-    def from_parquet(cls, path: Path) -> ShardStats:
-        meta = pq.read_schema(path).metadata or {}
-        raw = meta.get(STATS_KEY)
-        if raw is None:
-            n = pq.read_metadata(path).num_rows
-            return cls(shard=-1, rows_in=n, rows_out=n, resumed=True)
-        return cls(**json.loads(raw), resumed=True)
-
-
-def part_name(shard: int) -> str:
-    return f"part-{shard:05d}.parquet"
 
 
 def _error_mask(table: pa.Table) -> pa.ChunkedArray | None:
@@ -66,36 +38,31 @@ def _error_mask(table: pa.Table) -> pa.ChunkedArray | None:
     return pc.is_valid(table.column("error"))
 
 
-def run_stage(stage: Stage, batch: pa.Table) -> pa.Table:
+def run_stage(stage: Stage[Any], batch: pa.Table) -> pa.Table:
     """Apply `stage` to `batch`; a crash on the whole batch is retried row by row."""
     try:
         return stage.process(batch)
-    except ConfigError:
-        raise
-    except Exception:
+    except Exception as e:
+        raise_if_fatal(e)
         if batch.num_rows <= 1:
-            return _crashed(stage, batch)
+            return _crashed(stage, batch, e)
     pieces = []
     for i in range(batch.num_rows):
         one = batch.slice(i, 1)
         try:
             pieces.append(stage.process(one))
-        except ConfigError:
-            raise
-        except Exception:
-            pieces.append(_crashed(stage, one))
+        except Exception as e:
+            pieces.append(_crashed(stage, one, e))
     return schema.concat(pieces)
 
 
-def _crashed(stage: Stage, batch: pa.Table) -> pa.Table:
-    import traceback
-
-    msg = traceback.format_exc(limit=-1).strip().splitlines()[-1]
-    rows = [{**r, **mark_error(stage.name, "crash", f"stage crashed on this row: {msg}")} for r in batch.to_pylist()]
+def _crashed(stage: Stage[Any], batch: pa.Table, exc: BaseException) -> pa.Table:
+    err = row_error(stage.name, exc, kind="crash", context="stage crashed on this row")
+    rows = [{**r, **err} for r in batch.to_pylist()]
     return schema.from_rows(rows, like=batch.schema)
 
 
-def process_shard(stage: Stage, table: pa.Table) -> tuple[pa.Table, pa.Table | None, ShardStats]:
+def process_shard(stage: Stage[Any], table: pa.Table) -> tuple[pa.Table, pa.Table | None, ShardStats]:
     """Run the stage on one shard's rows; returns (kept rows, rejected rows or None, stats)."""
     t0 = time.perf_counter()
     stats = ShardStats(shard=-1, rows_in=table.num_rows)
@@ -142,11 +109,12 @@ def process_shard(stage: Stage, table: pa.Table) -> tuple[pa.Table, pa.Table | N
     return schema.conform(out), (schema.conform(rejected) if rejected is not None else None), stats
 
 
-def _check_outputs(stage: Stage, out: pa.Table) -> pa.Table:
+def _check_outputs(stage: Stage[Any], out: pa.Table) -> pa.Table:
     """Every declared output column must exist; it may be all-null only if every row failed."""
     if not isinstance(out, pa.Table):
         raise StageContractError(f"stage '{stage.name}' returned {type(out).__name__}, not a pyarrow Table")
-    missing = [c for c in stage.provides if c not in out.column_names]
+    declared = stage.output_columns()
+    missing = [c for c in declared if c not in out.column_names]
     if not missing:
         return out
     err = _error_mask(out)
@@ -156,38 +124,38 @@ def _check_outputs(stage: Stage, out: pa.Table) -> pa.Table:
             f"stage '{stage.name}' declares column(s) {', '.join(missing)} but did not produce them"
         )
     for c in missing:
-        out = out.append_column(c, pa.nulls(out.num_rows, type=schema.arrow_type(c) or pa.null()))
+        out = out.append_column(c, pa.nulls(out.num_rows, type=declared[c]))
     return out
 
 
 def write_part(table: pa.Table, path: Path, stats: ShardStats | None = None) -> None:
-    """Write a part file atomically, with the shard's stats in its metadata."""
+    """Write a part file atomically and durably, with the shard's stats in its metadata."""
     meta = dict(table.schema.metadata or {})
     if stats is not None:
         meta[STATS_KEY] = stats.to_json()
     table = table.replace_schema_metadata(meta)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, durable=True) as tmp:
         pq.write_table(table, tmp, compression="zstd")
 
 
-def execute(stage: Stage, src: Path, dest: Path, rejected_dest: Path, shard: int) -> ShardStats:
-    """Worker entry: read `src`, run, write the rejected part then the main part (the commit)."""
+def read_input(src: Path, rows: tuple[int, int] | None = None) -> pa.Table:
+    """A shard's input part (or a slice of its rows), with known columns at their types."""
     table = schema.conform(pq.read_table(src))
-    kept, rejected, stats = process_shard(stage, table)
-    stats.shard = shard
-    if rejected is not None:
-        write_part(rejected, rejected_dest)
-    write_part(kept, dest, stats)
-    return stats
+    if rows is not None:
+        table = table.slice(rows[0], rows[1] - rows[0])
+    return table
 
 
-def failed_shard(stage_name: str, src: Path, dest: Path, shard: int, why: str) -> ShardStats:
-    """Record every row of a shard whose worker died as an error, so the run can finish."""
-    table = schema.conform(pq.read_table(src))
-    rows = [r if r.get("error") else {**r, **mark_error(stage_name, "worker_died", why)} for r in table.to_pylist()]
+def failed_rows(stage_name: str, table: pa.Table, why: str) -> tuple[pa.Table, ShardStats]:
+    """Every healthy row of `table` marked as an error (the worker running them died)."""
+    rows = [r if r.get("error") else {**r, **row_error(stage_name, _Died(why))} for r in table.to_pylist()]
     out = schema.from_rows(rows, like=table.schema) if rows else table
-    stats = ShardStats(shard=shard, rows_in=table.num_rows, rows_out=out.num_rows)
-    stats.errors = {f"{stage_name}:worker_died": sum(1 for r in table.to_pylist() if not r.get("error"))}
-    write_part(out, dest, stats)
-    return stats
+    stats = ShardStats(shard=-1, rows_in=table.num_rows, rows_out=out.num_rows)
+    healthy = sum(1 for r in table.to_pylist() if not r.get("error"))
+    if healthy:
+        stats.errors = {f"{stage_name}:worker_died": healthy}
+    return schema.conform(out), stats
 
+
+class _Died(VidcurateError):
+    kind = "worker_died"

@@ -1,59 +1,64 @@
-"""`vidcurate export`: options -> ExportConfig, progress bar, and the one-screen summary."""
+"""`vidcurate export`: flags -> the format's typed options, a progress bar, the one-screen summary."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import ByteSize, TypeAdapter, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vidcurate.core.errors import ConfigError
-from vidcurate.export import base
+from vidcurate.export import driver
+from vidcurate.export.skiplog import ExportResult
 
-_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+
+def key_values(items: list[str] | None, flag: str) -> dict[str, Any]:
+    """`KEY=VALUE` items (values read as YAML: numbers, booleans, lists) -> a dict."""
+    opts: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{flag} {item!r}: use KEY=VALUE (e.g. {flag} crf=23)")
+        opts[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return opts
 
 
 def parse_bytes(text: str | None) -> int | None:
     """'500M', '2G', '1000000' -> bytes (decimal units, as tar shard sizes are usually quoted)."""
     if text is None:
         return None
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*", text.lower())
-    if not m:
-        raise ConfigError(f"--shard-bytes {text!r}: use a number with an optional K/M/G suffix, e.g. 500M")
-    return int(float(m.group(1)) * _UNITS[m.group(2)])
-
-
-def parse_cut_options(items: list[str] | None, mode: str | None) -> dict[str, Any]:
-    opts: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--cut {item!r}: use KEY=VALUE (e.g. --cut crf=23)")
-        opts[key.strip()] = yaml.safe_load(value)
-    if mode is not None:
-        opts["mode"] = mode
-    return opts
+    try:
+        return int(TypeAdapter(ByteSize).validate_python(text))
+    except ValidationError:
+        raise ConfigError(f"--shard-bytes {text!r}: use a number with an optional K/M/G suffix, e.g. 500M") from None
 
 
 def list_formats(out: Console) -> None:
-    for name, desc in base.describe():
+    for name, desc in driver.describe():
         out.print(f"[bold]{name:<13}[/] {desc}", highlight=False, soft_wrap=True)
 
 
 def run(
-    fmt: str, manifest: Path, out: Console, err: Console, *, out_path: Path, progress: bool = True, **options: Any
-) -> None:
-    options["out"] = out_path
-    try:
-        cfg = base.ExportConfig(**{k: v for k, v in options.items() if v is not None})
-    except ValidationError as e:
-        from vidcurate.core.recipe import format_validation_error
-
-        raise ConfigError(format_validation_error("export", base.ExportConfig, e)) from None
+    fmt: str,
+    manifest: Path,
+    stdout: Console,
+    stderr: Console,
+    *,
+    progress: bool = True,
+    opt: list[str] | None = None,
+    cut: list[str] | None = None,
+    **flags: Any,
+) -> ExportResult:
+    """Validate the options for `fmt` (flags given, `--opt` and `--cut` items), export, print a summary."""
+    params = {k: v for k, v in flags.items() if v is not None and (v is not False or k == "check_media")}
+    params.update(key_values(opt, "--opt"))
+    cut_params = key_values(cut, "--cut")
+    if cut_params:
+        params["cut"] = {**params.get("cut", {}), **cut_params}
+    cfg = driver.options(fmt, params)
     total = _row_count(manifest)
     if progress:
         with Progress(
@@ -61,14 +66,15 @@ def run(
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=err,
+            console=stderr,
             transient=True,
         ) as bar:
             task = bar.add_task(fmt, total=total)
-            result = base.export(fmt, manifest, cfg, progress=lambda n: bar.update(task, completed=n))
+            result = driver.export(fmt, manifest, cfg, progress=lambda n: bar.update(task, completed=n))
     else:
-        result = base.export(fmt, manifest, cfg)
-    _summary(result, out)
+        result = driver.export(fmt, manifest, cfg)
+    summary(result, stdout)
+    return result
 
 
 def _row_count(manifest: Path) -> int | None:
@@ -76,13 +82,13 @@ def _row_count(manifest: Path) -> int | None:
         import pyarrow.parquet as pq
 
         try:
-            return pq.ParquetFile(manifest).metadata.num_rows
-        except Exception:  # an unreadable file is reported by the export itself
+            return int(pq.ParquetFile(manifest).metadata.num_rows)
+        except Exception:
             return None
     return None
 
 
-def _summary(result: base.ExportResult, out: Console) -> None:
+def summary(result: ExportResult, out: Console) -> None:
     shown = ", ".join(str(p) for p in result.outputs[:3]) + (" ..." if len(result.outputs) > 3 else "")
     out.print(f"exported {result.written} rows -> {shown}", highlight=False, soft_wrap=True)
     if result.n_skipped:

@@ -19,31 +19,48 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import cv2
-import numpy as np
+from pydantic import Field, model_validator
 
-from vidcurate.core.errors import ConfigError
 from vidcurate.core.frames import DecodeStats, FrameSpec
-from vidcurate.export.base import Exporter, Report, Sample, SkipRow, bounded_map, export_row, publish_mode
+from vidcurate.export.base import Exporter, Sample, SkipRow, export_row
+from vidcurate.export.driver import bounded_map
+from vidcurate.export.options import ExportOptions
+from vidcurate.export.skiplog import SkipLog
 from vidcurate.io.decode import sample as sample_frames
-from vidcurate.io.manifest import atomic_path
+from vidcurate.io.fs import atomic_path
+from vidcurate.io.images import encode_jpeg
 
 _WINDOW_BYTES = 256 * 1024 * 1024  # decoded frames held per worker at most (about)
 _MAX_WINDOW = 1024
 
 
-class FramesExporter(Exporter):
+class FramesOptions(ExportOptions):
+    """Which frames of each video, at what size."""
+
+    fps: float | None = Field(None, gt=0, description="frames per second of each span")
+    num_frames: int | None = Field(None, ge=1, description="N frames spread over each span")
+    max_side: int | None = Field(None, ge=2, description="bound the longer side in pixels (never upscales)")
+    jpeg_quality: int = Field(90, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> FramesOptions:
+        if (self.fps is None) == (self.num_frames is None):
+            both = self.fps is not None
+            raise ValueError("give --fps or --num-frames, not both" if both else "give --fps or --num-frames")
+        return self
+
+
+class FramesExporter(Exporter[FramesOptions]):
     """JPEG frames per video at --fps or --num-frames, in parallel."""
 
     name = "frames"
     description = "a folder of JPEG frames per video at --fps or --num-frames (parallel) + <name>.jsonl index"
     conversations: ClassVar[Literal["required", "if_present", "ignore"]] = "ignore"
+    Options = FramesOptions
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.cfg
-        if cfg.fps is None and cfg.num_frames is None:
-            raise ConfigError("frames: give --fps or --num-frames")
         self.spec = FrameSpec(fps=cfg.fps, num=cfg.num_frames, max_side=cfg.max_side)
         self.index = self.out_dir / f"{self.dataset_name}.jsonl"
 
@@ -101,12 +118,7 @@ class FramesExporter(Exporter):
                     stats=stats,
                 )["f"]
                 for img, t in zip(got.data, got.times_s, strict=True):
-                    ok, buf = cv2.imencode(
-                        ".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, self.cfg.jpeg_quality]
-                    )
-                    if not ok:
-                        raise SkipRow(f"JPEG encode failed at {t:.3f}s")
-                    (tmp / f"{len(times) + 1:06d}.jpg").write_bytes(buf.tobytes())
+                    (tmp / f"{len(times) + 1:06d}.jpg").write_bytes(encode_jpeg(img, self.cfg.jpeg_quality))
                     times.append(round(float(t), 6))
                 if unbounded and len(got) == 0:
                     break
@@ -123,7 +135,6 @@ class FramesExporter(Exporter):
             with contextlib.suppress(FileNotFoundError):
                 shutil.rmtree(tmp)
         rec = export_row(sample.row)
-        rec.pop("_audios_rel", None)
         rec.update(
             {
                 "path": sample.rel,
@@ -137,14 +148,13 @@ class FramesExporter(Exporter):
 
     # --- all videos -------------------------------------------------------------------------
 
-    def write(self, samples: Iterator[Sample], report: Report) -> list[Path]:
+    def write(self, samples: Iterator[Sample], log: SkipLog) -> list[Path]:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.index) as tmp, open(tmp, "w", encoding="utf-8") as f:
-            for sample, rec, error in bounded_map(self._extract, samples, self.cfg.workers, report.wanted):
+            for sample, rec, error in bounded_map(self._extract, samples, self.cfg.workers, log.wanted):
                 if error is not None:
-                    report.skip(sample.id, str(error))
+                    log.skip(sample.id, str(error))
                     continue
                 f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
-                report.ok()
-            publish_mode(tmp)
+                log.ok()
         return [self.index]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+from vidcurate.io.fs import fsync_path, publish_mode, temp_sibling
 
 
 class JsonListWriter:
@@ -23,9 +21,8 @@ class JsonListWriter:
         self._tmp = ""
 
     def __enter__(self) -> JsonListWriter:
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.dest.name}.", suffix=".tmp", dir=self.dest.parent)
-        self._fh = os.fdopen(fd, "w", encoding="utf-8")
+        self._tmp = str(temp_sibling(self.dest))
+        self._fh = open(self._tmp, "w", encoding="utf-8")
         self._fh.write("[")
         return self
 
@@ -43,7 +40,8 @@ class JsonListWriter:
             if exc_type is None:
                 self._fh.write("\n]\n" if self.count else "]\n")
                 self._fh.close()
-                os.chmod(self._tmp, 0o666 & ~_UMASK)
+                publish_mode(self._tmp)
+                fsync_path(self._tmp)
                 os.replace(self._tmp, self.dest)
         finally:
             if not self._fh.closed:

@@ -19,18 +19,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from vidcurate.core.conversations import AUDIO_TOKEN, IMAGE_TOKEN, VIDEO_TOKEN
 from vidcurate.core.errors import ConfigError
-from vidcurate.export.base import IMAGE_TOKEN, VIDEO_TOKEN, Exporter, Report, Sample, SkipRow, publish_mode
+from vidcurate.export.base import Exporter, Sample, SkipRow
 from vidcurate.export.jsonlist import JsonListWriter
-from vidcurate.io.manifest import atomic_path
+from vidcurate.export.options import ExportOptions
+from vidcurate.export.skiplog import SkipLog
+from vidcurate.io.fs import atomic_path
 
 DATASET_INFO = "dataset_info.json"
-AUDIO_TOKEN = "<audio>"
 _ROLE = {"human": "user", "gpt": "assistant"}
 _TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}
 
 
-class LlamaFactoryExporter(Exporter):
+class LlamaFactoryExporter(Exporter[ExportOptions]):
     """LLaMA-Factory sharegpt JSON (messages/role/content + videos) and a merged dataset_info.json entry."""
 
     name = "llamafactory"
@@ -45,7 +47,6 @@ class LlamaFactoryExporter(Exporter):
         self.info_path = self.out_dir / DATASET_INFO
         if self.out_file.name == DATASET_INFO:
             raise ConfigError(f"--name {self.dataset_name!r} would overwrite {DATASET_INFO}; choose another name")
-        self.notes: list[str] = []
         self._used: set[str] = set()
         self._system = False
         self._spans = 0
@@ -59,7 +60,7 @@ class LlamaFactoryExporter(Exporter):
         if n != len(audios):
             raise SkipRow(f"media token count mismatch: {n} {AUDIO_TOKEN} tokens for {len(audios)} audios")
         if audios:
-            sample.row["_audios_rel"] = [self.rel_path(Path(os.path.abspath(a))) for a in audios]
+            sample.extra_media = {"audios": [self.rel_path(Path(os.path.abspath(a))) for a in audios]}
 
     def record(self, sample: Sample) -> dict[str, Any]:
         turns = sample.turns or []
@@ -76,7 +77,7 @@ class LlamaFactoryExporter(Exporter):
         column = "videos" if sample.media == "video" else "images"
         rec[column] = [sample.rel]
         self._used.add(column)
-        audios = sample.row.get("_audios_rel")
+        audios = (sample.extra_media or {}).get("audios")
         if audios:
             rec["audios"] = audios
             self._used.add("audios")
@@ -98,13 +99,13 @@ class LlamaFactoryExporter(Exporter):
         assert self.out_file is not None
         return {"file_name": self.out_file.name, "formatting": "sharegpt", "columns": columns, "tags": tags}
 
-    def write(self, samples: Iterator[Sample], report: Report) -> list[Path]:
+    def write(self, samples: Iterator[Sample], log: SkipLog) -> list[Path]:
         assert self.out_file is not None
         read_info(self.info_path)  # refuse a broken dataset_info.json before doing any work
         with JsonListWriter(self.out_file) as w:
             for sample in samples:
                 w.add(json.dumps(self.record(sample), ensure_ascii=False))
-                report.ok()
+                log.ok()
         if not self._used:
             self._used.add("videos")
         merge_entry(self.info_path, self.dataset_name, self.entry())
@@ -192,6 +193,5 @@ def merge_entry(path: Path, name: str, entry: dict[str, Any]) -> None:
     expected = {**(json.loads(text) if text else {}), name: entry}
     if json.loads(new) != expected:  # never write a file that does not say exactly what we meant
         raise ConfigError(f"{path}: could not merge entry {name!r} safely; file left unchanged")
-    with atomic_path(path) as tmp:
+    with atomic_path(path, keep_mode=True) as tmp:
         tmp.write_text(new, encoding="utf-8")
-        publish_mode(tmp, like=path)

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from vidcurate.export.base import Exporter, Report, Sample
+from vidcurate.export.base import Exporter, Sample
 from vidcurate.export.jsonlist import JsonListWriter
+from vidcurate.export.options import ExportOptions
+from vidcurate.export.skiplog import SkipLog
 
 # Row columns carried into each record when set (the answer in structured form, ids, spans).
 EXTRA_KEYS = (
@@ -45,7 +47,7 @@ def llava_record(sample: Sample) -> dict[str, Any]:
     return rec
 
 
-class LlavaExporter(Exporter):
+class LlavaExporter(Exporter[ExportOptions]):
     """LLaVA conversation JSON (id, video|image, conversations, query); paths relative to --media-root."""
 
     name = "llava"
@@ -54,10 +56,10 @@ class LlavaExporter(Exporter):
     conversations: ClassVar[Literal["required", "if_present", "ignore"]] = "required"
     default_paths: ClassVar[Literal["out_dir", "absolute"]] = "out_dir"
 
-    def write(self, samples: Iterator[Sample], report: Report) -> list[Path]:
+    def write(self, samples: Iterator[Sample], log: SkipLog) -> list[Path]:
         assert self.out_file is not None
         with JsonListWriter(self.out_file) as w:
             for sample in samples:
                 w.add(json.dumps(llava_record(sample), ensure_ascii=False))
-                report.ok()
+                log.ok()
         return [self.out_file]

@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from vidcurate.export.base import Exporter, Report, Sample, SkipRow, publish_mode
-from vidcurate.io.manifest import atomic_path
+from vidcurate.export.base import Exporter, Sample, SkipRow
+from vidcurate.export.options import ExportOptions
+from vidcurate.export.skiplog import SkipLog
+from vidcurate.io.fs import atomic_path
 
 COLUMNS = ["path", "text", "num_frames", "height", "width", "aspect_ratio", "fps", "resolution"]
 EXTRA = ["start_s", "end_s", "duration_s", "id"]
@@ -29,7 +31,7 @@ def _num(v: Any) -> Any:
     return v
 
 
-class OpenSoraExporter(Exporter):
+class OpenSoraExporter(Exporter[ExportOptions]):
     """Open-Sora meta CSV with aspect_ratio as height/width."""
 
     name = "opensora"
@@ -78,7 +80,7 @@ class OpenSoraExporter(Exporter):
             sample.id,
         ]
 
-    def write(self, samples: Iterator[Sample], report: Report) -> list[Path]:
+    def write(self, samples: Iterator[Sample], log: SkipLog) -> list[Path]:
         assert self.out_file is not None
         with atomic_path(self.out_file) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
@@ -87,8 +89,7 @@ class OpenSoraExporter(Exporter):
                 try:
                     w.writerow(self.csv_row(sample))
                 except (KeyError, TypeError, ValueError) as e:
-                    report.skip(sample.id, f"not probed: bad size/fps ({e})")
+                    log.skip(sample.id, f"not probed: bad size/fps ({e})")
                     continue
-                report.ok()
-            publish_mode(tmp)
+                log.ok()
         return [self.out_file]

@@ -16,8 +16,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vidcurate.core import schema
-from vidcurate.export.base import _INTERNAL, Exporter, Report, Sample, publish_mode
-from vidcurate.io.manifest import atomic_path
+from vidcurate.export.base import INTERNAL, Exporter, Sample
+from vidcurate.export.options import ExportOptions
+from vidcurate.export.skiplog import SkipLog
+from vidcurate.io.fs import atomic_path
 
 _CLIP_FIELDS = [
     pa.field("clip_of", pa.string()),
@@ -40,7 +42,7 @@ def _plain(t: pa.DataType) -> pa.DataType:
 def output_schema(source: pa.Schema, materialize: bool) -> pa.Schema:
     fields = []
     for f in source.remove_metadata():
-        if f.name in _INTERNAL:
+        if f.name in INTERNAL:
             continue
         fields.append(pa.field(f.name, _plain(schema.COLUMNS.get(f.name, f.type))))
     if "media" not in source.names:
@@ -50,7 +52,7 @@ def output_schema(source: pa.Schema, materialize: bool) -> pa.Schema:
     return pa.schema(fields)
 
 
-class ParquetExporter(Exporter):
+class ParquetExporter(Exporter[ExportOptions]):
     """Hugging Face datasets-loadable Parquet of the manifest's plain columns."""
 
     name = "parquet"
@@ -58,7 +60,7 @@ class ParquetExporter(Exporter):
     suffix: ClassVar[str | None] = ".parquet"
     conversations: ClassVar[Literal["required", "if_present", "ignore"]] = "if_present"
 
-    def write(self, samples: Iterator[Sample], report: Report) -> list[Path]:
+    def write(self, samples: Iterator[Sample], log: SkipLog) -> list[Path]:
         assert self.out_file is not None and self.source_schema is not None
         out_schema = output_schema(self.source_schema, self.cfg.materialize)
         buf: list[dict[str, Any]] = []
@@ -70,7 +72,7 @@ class ParquetExporter(Exporter):
                     row["path"] = sample.rel
                     row["media"] = sample.media
                     buf.append(row)
-                    report.ok()
+                    log.ok()
                     if len(buf) >= _ROW_GROUP:
                         writer.write_table(pa.Table.from_pylist(buf, schema=out_schema))
                         buf.clear()
@@ -78,5 +80,4 @@ class ParquetExporter(Exporter):
                     writer.write_table(pa.Table.from_pylist(buf, schema=out_schema))
             finally:
                 writer.close()
-            publish_mode(tmp)
         return [self.out_file]

@@ -16,12 +16,16 @@ import json
 import os
 import re
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from vidcurate.export.base import Exporter, Report, Sample, export_row, publish_mode
+from pydantic import ByteSize, Field
+
+from vidcurate.export.base import Exporter, Sample, export_row
+from vidcurate.export.options import ExportOptions
+from vidcurate.export.skiplog import SkipLog
+from vidcurate.io.fs import fsync_path, publish_mode, temp_sibling
 
 
 def _padded(n: int, name: str) -> int:
@@ -38,9 +42,7 @@ def _archive_size(n: int) -> int:
 class _Shard:
     def __init__(self, dest: Path) -> None:
         self.dest = dest
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = temp_sibling(dest)
         self.tar = tarfile.open(self.tmp, "w", format=tarfile.PAX_FORMAT)  # noqa: SIM115 - closed in close()
         self.count = 0
 
@@ -56,6 +58,7 @@ class _Shard:
     def close(self) -> None:
         self.tar.close()
         publish_mode(self.tmp)
+        fsync_path(self.tmp)
         os.replace(self.tmp, self.dest)
 
     def discard(self) -> None:
@@ -64,16 +67,20 @@ class _Shard:
             self.tmp.unlink()
 
 
-class WebDatasetExporter(Exporter):
+class WebDatasetOptions(ExportOptions):
+    """Shard sizes of a WebDataset export."""
+
+    shard_size: int = Field(1000, ge=1, description="max samples per shard")
+    shard_bytes: ByteSize | None = Field(None, gt=0, description="max bytes per shard, e.g. 500M")
+
+
+class WebDatasetExporter(Exporter[WebDatasetOptions]):
     """WebDataset tar shards of <key>.<ext> media + <key>.json metadata."""
 
     name = "webdataset"
     description = "WebDataset tar shards <name>-%06d.tar of <key>.mp4|.jpg + <key>.json (--shard-size/--shard-bytes)"
     conversations: ClassVar[Literal["required", "if_present", "ignore"]] = "if_present"
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.notes: list[str] = []
+    Options = WebDatasetOptions
 
     @property
     def needs_media_file(self) -> bool:
@@ -82,7 +89,7 @@ class WebDatasetExporter(Exporter):
     def shard_path(self, index: int) -> Path:
         return self.out_dir / f"{self.dataset_name}-{index:06d}.tar"
 
-    def write(self, samples: Iterator[Sample], report: Report) -> list[Path]:
+    def write(self, samples: Iterator[Sample], log: SkipLog) -> list[Path]:
         cfg = self.cfg
         self.out_dir.mkdir(parents=True, exist_ok=True)
         shards: list[Path] = []
@@ -92,12 +99,11 @@ class WebDatasetExporter(Exporter):
                 try:
                     fh = open(sample.src, "rb")  # noqa: SIM115 - closed below
                 except OSError as e:
-                    report.skip(sample.id, f"media file not readable: {sample.src} ({e.strerror})")
+                    log.skip(sample.id, f"media file not readable: {sample.src} ({e.strerror})")
                     continue
                 with fh:
                     st = os.fstat(fh.fileno())
                     row = export_row(sample.row)
-                    row.pop("_audios_rel", None)
                     row["path"] = sample.rel
                     meta = json.dumps(row, ensure_ascii=False, default=str).encode("utf-8")
                     ext = sample.src.suffix.lower().lstrip(".") or ("jpg" if sample.media == "image" else "mp4")
@@ -116,7 +122,7 @@ class WebDatasetExporter(Exporter):
                     cur.add(names[0], fh, st.st_size, st.st_mtime)
                     cur.add(names[1], io.BytesIO(meta), len(meta), st.st_mtime)
                     cur.count += 1
-                report.ok()
+                log.ok()
             if cur is not None:
                 cur.close()
                 cur = None

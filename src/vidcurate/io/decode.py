@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,8 @@ import numpy as np
 
 from vidcurate.core.errors import ProbeError
 from vidcurate.core.frames import CodecMotion, DecodeStats, Frames, FrameSpec
+from vidcurate.io.media import open_video
+from vidcurate.io.packets import demux_from
 
 _DECODE_ERRORS = (av.error.FFmpegError,)  # a bad packet: skip it, count it
 
@@ -39,29 +40,6 @@ class Decoded:
     mv: np.ndarray | None = None  # (2, 4) motion-vector summary (past, future) when asked for and present
 
 
-@contextmanager
-def open_video(
-    path: str | Path, stats: DecodeStats | None = None
-) -> Iterator[tuple[av.container.InputContainer, av.VideoStream]]:
-    """Open a file's first video stream for threaded decoding; errors become `ProbeError`."""
-    try:
-        container = av.open(str(path), "r")
-    except FileNotFoundError:
-        raise ProbeError("not_found", f"{Path(path).name}: file not found") from None
-    except (av.error.FFmpegError, OSError) as e:
-        raise ProbeError("invalid_data", f"{Path(path).name}: cannot open ({e})") from None
-    if stats is not None:
-        stats.opens += 1
-    try:
-        if not container.streams.video:
-            raise ProbeError("no_video_stream", f"{Path(path).name}: no video stream")
-        vs = container.streams.video[0]
-        vs.thread_type = "AUTO"
-        yield container, vs
-    finally:
-        container.close()
-
-
 def iter_frames(
     path: str | Path,
     *,
@@ -71,8 +49,9 @@ def iter_frames(
 ) -> Iterator[Decoded]:
     """Every decodable frame with start_s <= time < end_s, in presentation order.
 
-    Seeks to the keyframe before `start_s`; a packet the decoder rejects is counted in
-    `stats.errors` and skipped. Frames without a timestamp get one from the previous frame.
+    Seeks to the keyframe before `start_s` (`io.packets.demux_from`, which never lands after it);
+    a packet the decoder rejects is counted in `stats.errors` and skipped. Frames without a
+    timestamp get one from the previous frame.
     """
     return _decode(path, start_s=start_s, end_s=end_s, stats=stats)
 
@@ -91,58 +70,30 @@ def _decode(
         if motion_vectors:
             vs.thread_type = "SLICE"  # frame threads export vectors that differ between runs
             vs.codec_context.options = {**vs.codec_context.options, "flags2": "+export_mvs"}
-        tb = float(vs.time_base) if vs.time_base else 1e-6
         rate = float(vs.average_rate or vs.guessed_rate or 25)
         start = float(start_s or 0.0)
-        # A keyframe seek can land AFTER `start` (MPEG-TS with B-frames, sparse indexes): then seek
-        # again from further back, doubling the margin, until the first frame is at or before start.
-        seek_to, margin = start, 1.0
-        index = 0
-        while True:
-            if seek_to > 0:
-                try:
-                    container.seek(int(seek_to / tb), stream=vs, backward=True, any_frame=False)
-                except av.error.FFmpegError:
-                    container.seek(0)
-                    seek_to = 0.0
-            overshot = False
-            first, last_t = seek_to > 0, None
-            for packet in container.demux(vs):
-                stats.packets += packet.size > 0
-                try:
-                    frames = packet.decode()
-                except _DECODE_ERRORS as e:
-                    stats.errors += 1
-                    if len(stats.messages) < 5:
-                        stats.messages.append(f"packet at {packet.pts}: {e}")
+        index, last_t = 0, None
+        for packet in demux_from(container, vs, start):
+            stats.packets += packet.size > 0
+            try:
+                frames = packet.decode()
+            except _DECODE_ERRORS as e:
+                stats.errors += 1
+                if len(stats.messages) < 5:
+                    stats.messages.append(f"packet at {packet.pts}: {e}")
+                continue
+            for frame in frames:
+                stats.frames += 1
+                t = frame.time if frame.pts is not None else (last_t + 1 / rate if last_t is not None else 0.0)
+                last_t = t
+                if t < start - 1e-6:
                     continue
-                for frame in frames:
-                    stats.frames += 1
-                    t = frame.time if frame.pts is not None else (last_t + 1 / rate if last_t is not None else 0.0)
-                    last_t = t
-                    if first:
-                        first = False
-                        if t > start + 0.5 / rate:
-                            overshot = True
-                            break
-                    if t < start - 1e-6:
-                        continue
-                    if end_s is not None and t >= end_s - 1e-6:
-                        return
-                    mv = _mv_summary(frame) if motion_vectors else None
-                    rotation = int(getattr(frame, "rotation", 0) or 0)
-                    yield Decoded(frame, float(t), index, bool(frame.key_frame), rotation, mv)
-                    index += 1
-                if overshot:
-                    break
-            if first:  # the seek found no frame at all (landed past the last keyframe it knew)
-                overshot = True
-            if not overshot:
-                return
-            vs.codec_context.flush_buffers()
-            seek_to, margin = max(0.0, seek_to - margin), margin * 2
-            if seek_to == 0:
-                container.seek(0)
+                if end_s is not None and t >= end_s - 1e-6:
+                    return
+                mv = _mv_summary(frame) if motion_vectors else None
+                rotation = int(getattr(frame, "rotation", 0) or 0)
+                yield Decoded(frame, float(t), index, bool(frame.key_frame), rotation, mv)
+                index += 1
 
 
 def _mv_summary(frame: av.VideoFrame) -> np.ndarray | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import tempfile
 import uuid
@@ -20,7 +21,9 @@ from typing import IO
 
 import numpy as np
 
-from vidcurate.core.errors import VidcurateError
+from vidcurate.core.errors import EnvironmentFault, VidcurateError
+from vidcurate.io import proc
+from vidcurate.io.fs import TMP_MARK, fsync_path, publish_mode
 
 __all__ = ["FFmpegError", "FrameWriter", "ffmpeg_exe", "run_ffmpeg"]
 
@@ -30,6 +33,8 @@ _STDERR_TAIL_LINES = 12
 
 class FFmpegError(VidcurateError):
     """ffmpeg exited non-zero (or timed out). The message carries the last lines of its stderr."""
+
+    kind = "ffmpeg"  # the row error kind
 
     def __init__(
         self, message: str, *, returncode: int | None = None, stderr: str = "", cmd: Sequence[str] = ()
@@ -56,12 +61,28 @@ def _tail(stderr: bytes | str, n: int = _STDERR_TAIL_LINES) -> str:
     return "\n".join(lines[-n:])
 
 
+class FFmpegFault(FFmpegError, EnvironmentFault):
+    """ffmpeg was killed by a signal (out of memory, a file-size limit) or ran out of disk:
+    the machine's fault, not the video's, so the run stops instead of failing the row."""
+
+
+_FAULT_WORDS = ("No space left on device", "File too large", "Disk quota exceeded", "Cannot allocate memory")
+
+
 def _error(what: str, returncode: int | None, stderr: bytes | str, cmd: Sequence[str]) -> FFmpegError:
     tail = _tail(stderr)
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return FFmpegFault(f"ffmpeg was killed by {name}" + (f": {tail}" if tail else ""), returncode=returncode,
+                           stderr=tail, cmd=cmd)  # fmt: skip
     msg = f"{what} (exit {returncode})" if returncode is not None else what
     if tail:
         msg += f":\n{tail}"
-    return FFmpegError(msg, returncode=returncode, stderr=tail, cmd=cmd)
+    cls = FFmpegFault if any(w in tail for w in _FAULT_WORDS) else FFmpegError
+    return cls(msg, returncode=returncode, stderr=tail, cmd=cmd)
 
 
 def run_ffmpeg(args: Sequence[str], *, input_bytes: bytes | None = None, timeout: float | None = None) -> None:
@@ -71,18 +92,11 @@ def run_ffmpeg(args: Sequence[str], *, input_bytes: bytes | None = None, timeout
     """
     cmd = [ffmpeg_exe(), *_BASE_ARGS, *map(str, args)]
     try:
-        proc = subprocess.run(
-            cmd,
-            input=input_bytes,
-            stdin=None if input_bytes is not None else subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:  # subprocess.run has already killed the child
+        done = proc.run(cmd, input=input_bytes, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:  # the child has been killed already
         raise _error(f"ffmpeg timed out after {timeout}s", None, exc.stderr or b"", cmd) from None
-    if proc.returncode != 0:
-        raise _error("ffmpeg failed", proc.returncode, proc.stderr, cmd)
+    if done.returncode != 0:
+        raise _error("ffmpeg failed", done.returncode, done.stderr, cmd)
 
 
 def _fps_arg(fps: float | Fraction | str) -> str:
@@ -162,7 +176,7 @@ class FrameWriter:
         self.extra_args = [str(a) for a in extra_args]
         self.timeout = timeout
         self.frames_written = 0
-        self._tmp = self.path.with_name(f".{self.path.stem}.part-{uuid.uuid4().hex[:8]}{self.path.suffix}")
+        self._tmp = self.path.with_name(f".{self.path.name}{TMP_MARK}{uuid.uuid4().hex[:8]}{self.path.suffix}")
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._cmd: list[str] = []
@@ -184,7 +198,7 @@ class FrameWriter:
         self._cmd = self.command()
         # stderr goes to a file, not a pipe: a pipe nobody drains could fill up and deadlock our writes.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - owned by this writer, closed in _cleanup
-        self._proc = subprocess.Popen(self._cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr)
+        self._proc = proc.popen(self._cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr)
         return self
 
     def __enter__(self) -> FrameWriter:
@@ -217,21 +231,23 @@ class FrameWriter:
         """Finish encoding; raise FFmpegError (and leave no file) if ffmpeg failed."""
         if self._proc is None:
             return
-        proc = self._proc
+        child = self._proc
         try:
-            if proc.stdin is not None:
+            if child.stdin is not None:
                 with contextlib.suppress(BrokenPipeError):
-                    proc.stdin.close()
+                    child.stdin.close()
             try:
-                rc = proc.wait(timeout=self.timeout)
+                rc = child.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                child.kill()
+                child.wait()
                 raise _error(f"ffmpeg timed out after {self.timeout}s", None, self._stderr_text(), self._cmd) from None
             if rc != 0:
                 raise _error("ffmpeg failed", rc, self._stderr_text(), self._cmd)
             if self.frames_written == 0:
                 raise FFmpegError(f"no frames were written to {self.path}", cmd=self._cmd)
+            publish_mode(self._tmp)
+            fsync_path(self._tmp)
             os.replace(self._tmp, self.path)
         finally:
             self._cleanup()

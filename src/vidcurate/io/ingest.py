@@ -15,8 +15,8 @@ from typing import Any
 import pyarrow as pa
 
 from vidcurate.core import schema
-from vidcurate.core.errors import ConfigError
-from vidcurate.core.stage import mark_error
+from vidcurate.core.errors import ConfigError, mark_error
+from vidcurate.io.images import IMAGE_EXTS
 
 VIDEO_EXTS = frozenset(
     [
@@ -50,7 +50,6 @@ VIDEO_EXTS = frozenset(
         ".gif",
     ]
 )
-IMAGE_EXTS = frozenset([".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"])
 SNIFF_BYTES = 64
 
 

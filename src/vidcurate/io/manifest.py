@@ -1,8 +1,8 @@
 """Read and write manifests as Parquet, CSV (Open-Sora `meta.csv` compatible) or JSONL.
 
 Parquet is the native format and streams in record batches. CSV follows Open-Sora's `meta.csv`:
-`path` first, the caption as `text`, nested columns as JSON strings. Every write goes to a temp
-file in the same folder and is renamed into place, so a killed process never leaves half a file.
+`path` first, the caption as `text`, nested columns as JSON strings. Every write goes through
+`io.fs.atomic_path`, so a killed process never leaves half a file.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ import pyarrow.parquet as pq
 
 from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError
+from vidcurate.io.fs import atomic_path
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
 
@@ -32,37 +32,6 @@ def manifest_format(path: str | Path) -> str:
     if fmt is None:
         raise ConfigError(f"{path}: unknown manifest format (use .parquet, .csv or .jsonl)")
     return fmt
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_umask()
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path, *, keep_suffix: bool = False) -> Iterator[Path]:
-    """Yield a temp path beside `path`; rename it onto `path` only if the block succeeds.
-
-    The file gets the mode a plain `open()` would give (mkstemp's 0600 would hide outputs from
-    the rest of a team). `keep_suffix` ends the temp name with the destination's extension, for
-    writers such as ffmpeg that choose a format by it.
-    """
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    suffix = dest.suffix if keep_suffix else ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, dest)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def write_manifest(table: pa.Table, path: str | Path) -> Path:

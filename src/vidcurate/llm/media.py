@@ -10,13 +10,13 @@ import base64
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 from pydantic import Field
 
 from vidcurate.core.errors import RowError
 from vidcurate.core.frames import FrameSpec
 from vidcurate.io.decode import sample
+from vidcurate.io.images import encode_jpeg
 from vidcurate.llm.options import LLMOptions
 
 
@@ -40,10 +40,7 @@ class FrameOptions(LLMOptions):
 
 
 def jpeg_data_url(rgb: np.ndarray, quality: int) -> str:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RowError("encode", "could not encode a frame as JPEG")
-    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+    return "data:image/jpeg;base64," + base64.b64encode(encode_jpeg(rgb, quality)).decode("ascii")
 
 
 def frame_urls(row: dict[str, Any], opts: FrameOptions) -> list[str]:

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from vidcurate.core.errors import ConfigError
 from vidcurate.core.stage import StageConfig
+from vidcurate.llm.template import PromptRef
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"  # `vllm serve` / `sglang` default port
 CACHE_ENV = "VIDCURATE_CACHE"
@@ -25,6 +26,12 @@ class LLMOptions(StageConfig):
     """Where to send chat completions and how hard to try."""
 
     model: str = Field(..., min_length=1, description="model name as the server knows it")
+    prompt: PromptRef = Field("", description="packaged prompt name or a template file ($column placeholders)")
+    response_format: Literal["auto", "json_object", "json_schema", "none"] = Field(
+        "auto",
+        description="when a stage wants JSON: auto (json_object, dropped if refused), json_schema (strict), "
+        "none (prompt only)",
+    )
     base_url: str | None = Field(
         None, description=f"OpenAI-compatible endpoint (default: $OPENAI_BASE_URL or {DEFAULT_BASE_URL})"
     )
@@ -75,15 +82,6 @@ class LLMOptions(StageConfig):
         if not self.cache:
             return None
         return cache_file(self.cache_path or os.environ.get(CACHE_ENV) or None)
-
-
-class StructuredOptions(LLMOptions):
-    """Stages that want JSON back: how to ask for it."""
-
-    response_format: Literal["auto", "json_object", "json_schema", "none"] = Field(
-        "auto",
-        description="auto: json_object, dropped if refused; json_schema: strict schema; none: prompt only",
-    )
 
 
 def cache_file(where: str | Path | None) -> Path:

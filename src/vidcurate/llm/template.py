@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 from vidcurate.core.errors import ConfigError, RowError
 
@@ -99,9 +101,15 @@ class PromptTemplate:
 
 
 def check_prompt(ref: str) -> str:
-    """Config validator helper: load once so a bad path fails when the recipe is loaded."""
+    """Config validator: load once so a bad path fails when the recipe is loaded ("" means none)."""
+    if not ref:
+        return ref
     try:
         PromptTemplate.load(ref)
     except ConfigError as e:
         raise ValueError(str(e)) from None
     return ref
+
+
+# A prompt in a stage config: a packaged prompt name or a template file, checked when the recipe loads.
+PromptRef = Annotated[str, AfterValidator(check_prompt)]

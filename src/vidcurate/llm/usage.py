@@ -21,6 +21,9 @@ log = logging.getLogger("vidcurate.llm")
 
 COLUMN = "llm_usage"
 FIELDS = ("calls", "retries", "cache_hits", "repairs", "prompt_tokens", "completion_tokens")
+# one entry per LLM stage that worked on the row: what it cost (cache hits cost nothing)
+ENTRY = pa.struct([("stage", pa.string()), ("model", pa.string())] + [(k, pa.int64()) for k in FIELDS])
+USAGE_COLUMNS = {COLUMN: pa.list_(ENTRY)}
 
 
 @dataclass

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import json
 import math
 import mimetypes
 import threading
@@ -32,6 +31,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 
 from vidcurate.core.errors import ConfigError
+from vidcurate.io.runfolder import RunFolder
 from vidcurate.report.predicate import FilterError, checked
 from vidcurate.report.thumbs import Clip, thumbnail
 
@@ -54,11 +54,12 @@ class Catalog:
     """The run's rows (kept and rejected, with `_status`) in a locked-down DuckDB connection."""
 
     def __init__(self, run_dir: str | Path) -> None:
-        self.dir = Path(run_dir).resolve()
-        manifest, rejected = self.dir / "manifest.parquet", self.dir / "rejected.parquet"
+        self.folder = RunFolder(run_dir)
+        self.dir = self.folder.path
+        manifest, rejected = self.folder.manifest, self.folder.rejected
         if not manifest.is_file() and not rejected.is_file():
-            raise ConfigError(f"{self.dir} holds no manifest.parquet: is it a finished vidcurate run folder?")
-        self.summary = _read_json(self.dir / "summary.json")
+            raise ConfigError(f"{self.dir} holds no {manifest.name}: is it a finished vidcurate run folder?")
+        self.summary = self.folder.read_summary()
         self._lock = threading.Lock()
         self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.con = duckdb.connect()
@@ -290,11 +291,3 @@ def _first_line(e: Exception) -> str:
 
 def _qi(name: str) -> str:
     return name.replace('"', '""')
-
-
-def _read_json(p: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}

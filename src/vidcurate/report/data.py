@@ -7,19 +7,19 @@ rows costs a few column scans, never a table in memory. Thresholds come from the
 
 from __future__ import annotations
 
-import json
 import math
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import Field
 
 from vidcurate.core.errors import ConfigError
-from vidcurate.engines.local import StageReport
+from vidcurate.io.runfolder import RunFolder, StageReport
+from vidcurate.report.thresholds import Threshold, parse_where, thresholds  # noqa: F401 - the report's API
 
 BINS = 30
 LOG_RATIO = 100.0  # max/min of positive values beyond which the axis is logarithmic
@@ -49,49 +49,12 @@ DETAIL_COLUMNS = frozenset(
     ]
 )
 
-# filter flags -> (columns, operator)
-FLAG_COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
-    "fmin": (("num_frames",), ">="),
-    "fmax": (("num_frames",), "<="),
-    "dmin": (("duration_s",), ">="),
-    "dmax": (("duration_s",), "<="),
-    "min_width": (("width",), ">="),
-    "min_height": (("height",), ">="),
-    "min_side": (("width", "height"), ">="),
-    "ar_min": (("aspect_ratio",), ">="),
-    "ar_max": (("aspect_ratio",), "<="),
-}
 
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_IDENT = r'"(?:[^"]|"")+"|\b[A-Za-z_][A-Za-z0-9_]*'
-_BETWEEN = re.compile(rf"(?P<col>{_IDENT})\s+(?P<neg>NOT\s+)?BETWEEN\s+(?P<a>{_NUM})\s+AND\s+(?P<b>{_NUM})", re.I)
-_CMP = re.compile(rf"(?P<col>{_IDENT})\s*(?P<op>>=|<=|>|<)\s*(?P<v>{_NUM})(?![\w.])")
-_REV = re.compile(rf"(?<![\w.])(?P<v>{_NUM})\s*(?P<op>>=|<=|>|<)\s*(?P<col>{_IDENT})")
-_FLIP = {">=": "<=", "<=": ">=", ">": "<", "<": ">"}
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """A cut-off on one column: rows with `value op threshold` are kept."""
-
-    column: str
-    op: str  # >=, >, <=, <
-    value: float
-    label: str  # short, drawn on the chart: the flag ("dmin") or "where"
-    stage: str  # stage folder, e.g. "02-filter"
-    clause: str = ""  # what the recipe said, e.g. "dmin: 1.0" or "motion_flow_mean > 0.01"
-
-    @property
-    def keeps_above(self) -> bool:
-        return self.op in (">", ">=")
-
-
-@dataclass
 class StageInfo(StageReport):
     """A stage as summary.json reports it, plus its config and rejected rows by reason."""
 
-    config: dict[str, Any] = field(default_factory=dict)
-    reasons: list[tuple[str, int]] = field(default_factory=list)  # rejected rows by reason
+    config: dict[str, Any] = Field(default_factory=dict)
+    reasons: list[tuple[str, int]] = Field(default_factory=list)  # rejected rows by reason
 
 
 @dataclass
@@ -150,12 +113,13 @@ class Run:
 
 def open_run(run_dir: str | Path) -> Run:
     """Open a run folder (`summary.json`, `manifest.parquet`, `rejected.parquet`, stage folders)."""
-    d = Path(run_dir)
+    folder = RunFolder(run_dir)
+    d = folder.path
     if not d.is_dir():
-        raise ConfigError(f"run folder {d} does not exist")
-    manifest = d / "manifest.parquet"
-    rejected = d / "rejected.parquet"
-    summary = _read_json(d / "summary.json") or {}
+        raise ConfigError(f"run folder {run_dir} does not exist")
+    manifest = folder.manifest
+    rejected = folder.rejected
+    summary = folder.read_summary()
     if not manifest.is_file() and not summary:
         raise ConfigError(f"{d} holds no manifest.parquet or summary.json: is it a finished vidcurate run folder?")
     con = duckdb.connect()
@@ -207,8 +171,7 @@ def _stages(run: Run) -> list[StageInfo]:
             seconds=float(s.get("seconds", 0.0)),
             wall_s=float(s.get("wall_s", 0.0)),
         )
-        meta = _read_json(run.dir / info.dirname / "_stage.json") or {}
-        info.config = meta.get("config") or {}
+        info.config = RunFolder(run.dir).stage_meta(info.dirname).get("config") or {}
         out.append(info)
     if "reject_reason" in run.rejected_columns:
         by = "rejected_by" if "rejected_by" in run.rejected_columns else "NULL"
@@ -222,52 +185,6 @@ def _stages(run: Run) -> list[StageInfo]:
             if target is not None:
                 target.reasons.append((reason, int(n)))
     return out
-
-
-# --- thresholds ----------------------------------------------------------------------------------
-
-
-def thresholds(stages: list[StageInfo]) -> list[Threshold]:
-    """Cut-offs the recipe applied: filter flags, and `col op number` / `BETWEEN` in `where`."""
-    out: list[Threshold] = []
-    for s in stages:
-        cfg = s.config
-        if s.name == "filter":
-            for flag, (cols, op) in FLAG_COLUMNS.items():
-                v = cfg.get(flag)
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    out += [Threshold(c, op, float(v), flag, s.dirname, f"{flag}: {v}") for c in cols]
-        where = cfg.get("where")
-        if isinstance(where, str):
-            out += parse_where(where, s.dirname)
-    return out
-
-
-def parse_where(where: str, stage: str = "") -> list[Threshold]:
-    """The simple comparisons in a SQL predicate: `col >= 1`, `0.5 < col`, `col BETWEEN a AND b`."""
-    out: list[Threshold] = []
-    text = re.sub(r"'(?:[^']|'')*'", "''", where)  # never read numbers inside string literals
-    for m in _BETWEEN.finditer(text):
-        if not m.group("neg"):
-            col = _unquote(m.group("col"))
-            clause = f"{col} BETWEEN {m.group('a')} AND {m.group('b')}"
-            out.append(Threshold(col, ">=", float(m.group("a")), "where", stage, clause))
-            out.append(Threshold(col, "<=", float(m.group("b")), "where", stage, clause))
-    rest = _BETWEEN.sub(" ", text)
-    for m in _CMP.finditer(rest):
-        col = _unquote(m.group("col"))
-        clause = f"{col} {m.group('op')} {m.group('v')}"
-        out.append(Threshold(col, m.group("op"), float(m.group("v")), "where", stage, clause))
-    for m in _REV.finditer(rest):
-        col = _unquote(m.group("col"))
-        op = _FLIP[m.group("op")]
-        clause = f"{m.group('v')} {m.group('op')} {col}"
-        out.append(Threshold(col, op, float(m.group("v")), "where", stage, clause))
-    return [t for t in out if t.column.upper() not in ("AND", "OR", "NOT")]
-
-
-def _unquote(ident: str) -> str:
-    return ident[1:-1].replace('""', '"') if ident.startswith('"') else ident
 
 
 # --- histograms ----------------------------------------------------------------------------------
@@ -412,14 +329,6 @@ def error_rows(run: Run, limit: int = 200) -> tuple[list[dict[str, Any]], int, l
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _read_json(p: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _arrow(rel: duckdb.DuckDBPyRelation) -> pa.Table:

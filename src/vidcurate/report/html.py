@@ -26,12 +26,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from vidcurate import __version__
 from vidcurate.core.errors import ConfigError
-from vidcurate.io import manifest as mio
+from vidcurate.io.fs import atomic_path
+from vidcurate.io.runfolder import RunFolder
 from vidcurate.report import data as rd
 from vidcurate.report import svg
 from vidcurate.report.thumbs import Clip, Thumb, thumbnail
 
-REPORT_NAME = "report.html"
 KEPT_EXAMPLES = 8
 REJECTED_EXAMPLES = 6  # per reason
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -46,7 +46,7 @@ def write_report(
     console: Console | None = None,
 ) -> Path:
     """Render the run's report to `output` (default RUN_DIR/report.html), atomically."""
-    dest = Path(output) if output is not None else Path(run_dir) / REPORT_NAME
+    dest = Path(output) if output is not None else RunFolder(run_dir).report_path()
     if dest.suffix.lower() not in (".html", ".htm"):  # never write a page over a manifest or a video
         raise ConfigError(f"report output {dest} must be an .html file")
     run = rd.open_run(run_dir)
@@ -54,7 +54,7 @@ def write_report(
         page = render(run, kept_examples=kept_examples, rejected_examples=rejected_examples, console=console)
     finally:
         run.close()
-    with mio.atomic_path(dest) as tmp:
+    with atomic_path(dest) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return dest
 

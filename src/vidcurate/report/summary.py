@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from vidcurate.engines.local import RunSummary
+from vidcurate.io.runfolder import RunSummary
 
 
 def print_summary(s: RunSummary, console: Console) -> None:
@@ -40,6 +40,13 @@ def print_summary(s: RunSummary, console: Console) -> None:
     from vidcurate.llm.usage import print_usage  # pyarrow + rich only; prints nothing without LLM stages
 
     print_usage([s.manifest, s.rejected], console)
+    for e in s.exports:
+        again = " (unchanged, kept)" if e.get("resumed") else ""
+        console.print(
+            f"export {e['format']}: [bold]{e['written']}[/] rows -> [cyan]{', '.join(e['outputs'][:2])}[/]{again}",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(
         f"[bold]{s.rows_final}[/] rows in [cyan]{s.manifest}[/]\n"
         f"[bold]{s.rows_rejected}[/] rejected rows (with reasons) in [cyan]{s.rejected}[/]\n"

@@ -22,9 +22,10 @@ from vidcurate.core import schema
 from vidcurate.core.errors import VidcurateError
 from vidcurate.core.frames import FrameSpec
 from vidcurate.io import decode
-from vidcurate.io import manifest as mio
+from vidcurate.io.fs import atomic_path
+from vidcurate.io.images import encode_jpeg, is_image_path, read_image
+from vidcurate.io.runfolder import RunFolder
 
-THUMB_DIR = "thumbs"
 FRAMES = 3  # frames per strip
 MAX_SIDE = 160  # longer side of each frame, pixels
 JPEG_QUALITY = 82
@@ -32,7 +33,6 @@ JPEG_QUALITY = 82
 # the whole span: three frames of an hour-long video must not cost decoding the hour.
 LONG_SPAN_S = 20.0
 WINDOW_S = 1.0
-IMAGE_EXTS = frozenset([".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"])
 
 
 @dataclass(frozen=True)
@@ -106,15 +106,6 @@ def strip(frames: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
-def encode_jpeg(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
-    ok, buf = cv2.imencode(
-        ".jpg", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
-    )
-    if not ok:
-        raise VidcurateError("could not encode a JPEG thumbnail")
-    return buf.tobytes()
-
-
 def make_strip(clip: Clip, *, n: int = FRAMES, max_side: int = MAX_SIDE) -> bytes:
     """Decode the clip (or read the image) and return the strip as JPEG; raises on unreadable media."""
     if not clip.path:
@@ -122,20 +113,14 @@ def make_strip(clip: Clip, *, n: int = FRAMES, max_side: int = MAX_SIDE) -> byte
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", clip.path):
         raise VidcurateError(f"{clip.path}: remote media get no thumbnail (nothing is fetched)")
     p = Path(clip.path)
-    if clip.media == "image" or p.suffix.lower() in IMAGE_EXTS:
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if img is None:
-            raise VidcurateError(f"{p.name}: not a readable image")
-        h, w = img.shape[:2]
-        s = min(1.0, max_side / max(h, w))
-        img = cv2.resize(img, (max(2, round(w * s)), max(2, round(h * s))), interpolation=cv2.INTER_AREA)
-        return encode_jpeg(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    if clip.media == "image" or is_image_path(p):
+        return encode_jpeg(read_image(p, max_side=max_side), JPEG_QUALITY)
     frames = sample_frames(
         p, start_s=clip.start_s, end_s=clip.end_s, duration_s=clip.duration_s, n=n, max_side=max_side
     )
     if not frames:
         raise VidcurateError(f"{p.name}: no frame could be decoded in the span")
-    return encode_jpeg(strip([f for _, f in frames]))
+    return encode_jpeg(strip([f for _, f in frames]), JPEG_QUALITY)
 
 
 def cache_name(clip: Clip, n: int = FRAMES, max_side: int = MAX_SIDE) -> str:
@@ -155,7 +140,7 @@ def thumbnail(clip: Clip, run_dir: str | Path | None, *, n: int = FRAMES, max_si
 
     A read-only run folder still works: the strip is made and returned, just not kept.
     """
-    cache = Path(run_dir) / THUMB_DIR if run_dir is not None else None
+    cache = RunFolder(run_dir).output_dir("thumbs") if run_dir is not None else None
     name = cache_name(clip, n, max_side)
     if cache is not None:
         jpg, err = cache / f"{name}.jpg", cache / f"{name}.err"
@@ -176,7 +161,7 @@ def _store(cache: Path | None, name: str, data: bytes) -> Path | None:
     if cache is None:
         return None
     try:
-        with mio.atomic_path(cache / name) as tmp:
+        with atomic_path(cache / name) as tmp:
             tmp.write_bytes(data)
             tmp.chmod(0o644)
     except OSError:

@@ -1,53 +1,28 @@
-"""The `cut` stage: turn virtual clips (a span of a file) into clip files with the bundled ffmpeg.
+"""The `cut` stage: turn virtual clips (a span of a file) into clip files (`io.clip.cut_clip`).
 
-Two modes:
-
-* ``reencode`` (default): frame-accurate. ffmpeg seeks to a keyframe shortly before the span
-  (``-ss`` before ``-i``, which keeps long files fast), decodes from there, and keeps exactly the
-  frames whose timestamps lie in [start_s, end_s) (``-ss``/``-t`` on the output); when the frame
-  indices are known the frame count is capped too. libx264 at a CRF, yuv420p, optional target
-  fps and shorter-side resize, audio re-encoded to AAC or dropped. ffmpeg applies the display
-  rotation to the pixels and writes no rotation into the clip: a phone video is rotated once.
-* ``copy``: stream copy, no quality loss, about as fast as the disk. A stream can only start at
-  a keyframe, so the span is snapped to keyframes (``outward`` keeps every requested frame plus
-  the rest of the GOPs; ``inward`` keeps whole GOPs inside the span) and the row records the span
-  actually written. The display rotation travels in the container, as in the source.
-
-Clips go to ``<out_dir>/clips/<clip_id>.mp4`` (by default the run folder's ``clips/``), written
-under a temporary name and renamed, so a crash never leaves a half clip that looks whole; a
-source file is never overwritten. Each row then points at its clip (`path`), keeps where it came
-from (`source_path`, `source_start_s`, ...), and carries the clip's own probe facts. Several
-ffmpeg processes run at once (``jobs``), each with ``threads`` threads.
+Clips go to the run's `clips/` folder (or `<out_dir>/clips`), one file per row, named after the
+row id: an id that is already a safe file name is used as it is; any other id gets a readable
+prefix plus a hash of the id, so `x y`, `x_y` and `x/y` are three files. Each row then points at
+its clip (`path`), keeps where it came from (`source_path`, `source_start_s`, ...), and carries the
+clip's own probe facts. Every clip written is recorded with the run, which removes clips that no
+row references any more (after a threshold change) and never touches a file it did not write.
+Several ffmpeg processes run at once (``jobs``), each with ``threads`` threads.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
+import hashlib
+import re
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-import av
-import av.error
-import pyarrow as pa
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError, RowError
-from vidcurate.core.stage import Resources, RowStage, StageConfig, mark_error
-from vidcurate.io.ffmpeg import FFmpegError, run_ffmpeg
-from vidcurate.io.manifest import atomic_path
-from vidcurate.io.probe import PROBE_KEYS, probe_file
-
-Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
-
-# Seek points sit this far before a frame's timestamp (never more than a quarter of a frame
-# interval), so float rounding in ffmpeg never drops the first frame of a span or keeps the
-# first frame after it.
-_MARGIN_S = 1e-3
-_EPS = 1e-6
-# Reencode decodes from a keyframe at least this long before the span (see _reencode_args).
-_PREROLL_S = 0.5
+from vidcurate.core.stage import Columns, NonBlankStr, Resources, RowStage, StageContext
+from vidcurate.io.clip import ClipOptions, cut_clip
+from vidcurate.io.probe import PROBE_KEYS
 
 SPAN_KEYS = ("start_s", "end_s", "start_frame", "end_frame")
 CUT_COLUMNS = (
@@ -61,302 +36,74 @@ CUT_COLUMNS = (
     *SPAN_KEYS,
     *(k for k in PROBE_KEYS if k != "media"),
 )
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
-class CutConfig(StageConfig):
+class CutConfig(ClipOptions):
     """Where clips go and how they are encoded."""
 
-    out_dir: str | None = Field(
+    out_dir: NonBlankStr | None = Field(
         None,
         description="clips go to <out_dir>/clips/<clip_id>.mp4; default: the run folder "
         "(a relative path is taken from the current folder)",
     )
-    mode: Literal["reencode", "copy"] = Field(
-        "reencode", description="reencode: frame-accurate; copy: stream copy snapped to keyframes"
-    )
-    crf: int = Field(20, ge=0, le=51, description="reencode: libx264 constant rate factor (lower is better)")
-    preset: Preset = Field("veryfast", description="reencode: libx264 speed preset")
-    fps: float | None = Field(None, gt=0, description="reencode: resample to this frame rate (default: keep)")
-    short_side: int | None = Field(None, ge=16, description="reencode: scale down so the shorter side is this")
-    audio: bool = Field(True, description="keep the first audio track (AAC on reencode, copied on copy)")
-    audio_kbps: int = Field(128, ge=16, le=512, description="reencode: AAC bit rate")
-    snap: Literal["outward", "inward"] = Field(
-        "outward", description="copy: widen the span to keyframes, or shrink it to the whole GOPs inside"
-    )
-    threads: int = Field(2, ge=0, description="threads per ffmpeg process (0: ffmpeg decides)")
     jobs: int = Field(2, ge=1, description="ffmpeg processes at once per worker")
-    timeout_s: float = Field(600.0, gt=0, description="longest one clip may take")
-
-    @field_validator("out_dir")
-    @classmethod
-    def _not_blank(cls, v: str | None) -> str | None:
-        if v is not None and not v.strip():
-            raise ValueError("must not be empty")
-        return v
 
 
-def clip_dir(cfg: CutConfig, run_dir: Path | None = None) -> Path:
-    """The folder clips are written to: `<out_dir>/clips`, else `<run folder>/clips`."""
-    if cfg.out_dir is not None:
-        return Path(cfg.out_dir).expanduser().resolve() / "clips"
-    if run_dir is not None:
-        return Path(run_dir).resolve() / "clips"
-    raise ConfigError("cut: give out_dir (clips go to <run folder>/clips only when the stage runs in `vidcurate run`)")
+def clip_name(clip_id: str) -> str:
+    """A file name (without extension) for an id; different ids always give different names.
 
-
-def cut_clip(
-    src: str | Path,
-    start_s: float | None,
-    end_s: float | None,
-    dest: str | Path,
-    cfg: CutConfig,
-    *,
-    start_frame: int | None = None,
-    end_frame: int | None = None,
-) -> dict[str, Any]:
-    """Write frames [start_s, end_s) of `src` to `dest` (an .mp4); return the clip's facts.
-
-    `start_s`/`end_s` are presentation times as PyAV reports them (None: from the start / to
-    the end). The result holds the probe fields of the written file plus `cut_mode` and the
-    span of `src` it actually holds: `source_start_s`, `source_end_s`, and `source_start_frame`
-    / `source_end_frame` when `start_frame` is known. Raises `RowError` (bad span, unreadable
-    source, a destination that is the source) or `FFmpegError`.
+    Safe ids (letters, digits, `_.-`, starting with a letter or digit, no `..`) are used as they
+    are. Any other id becomes `_<readable part>-<hash of the id>`: the leading `_` keeps those
+    names apart from every safe id, and the hash keeps them apart from each other.
     """
-    src, dest = Path(src), Path(dest)
-    if not src.is_file():
-        raise RowError("not_found", f"{src.name}: source file not found")
-    if dest.resolve() == src.resolve() or (dest.exists() and os.path.samefile(dest, src)):
-        raise RowError("would_overwrite", f"{dest}: refusing to overwrite the source video")
-    if start_s is not None and end_s is not None and end_s <= start_s:
-        raise RowError("bad_span", f"{src.name}: empty span [{start_s}, {end_s})")
-    info = _source_info(src)
-    if cfg.mode == "copy":
-        span = _keyframe_span(src, start_s, end_s, cfg.snap)
-        args = _copy_args(src, info, span)
-        first_s, frame0 = span.start_s, (None if start_frame is None else start_frame - span.gained)
-    else:
-        args = _reencode_args(src, info, start_s, end_s, cfg, start_frame, end_frame)
-        first_s, frame0 = (start_s if start_s is not None else info.start_s), start_frame
-    facts = _run_to(dest, args, cfg, with_audio=cfg.audio and info.has_audio)
-    n, dur = facts.get("num_frames"), facts.get("duration_s")
-    if cfg.mode == "copy":
-        last = span.end_s if span.end_s is not None else (first_s + dur if dur is not None else None)
-    else:
-        last = end_s if end_s is not None else (first_s + dur if dur is not None else None)
-    if cfg.mode == "reencode" and cfg.fps is not None:
-        last_frame = end_frame  # resampled: the clip's frames are not source frames
-    else:
-        last_frame = frame0 + n if frame0 is not None and n is not None else None
-    return {
-        **{k: v for k, v in facts.items() if k != "media"},
-        "cut_mode": cfg.mode,
-        "source_start_s": first_s,
-        "source_end_s": last,
-        "source_start_frame": frame0,
-        "source_end_frame": last_frame,
-    }
+    cid = str(clip_id)
+    if _SAFE_ID.fullmatch(cid) and ".." not in cid:
+        return cid
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", cid).strip("._")[:60]
+    return f"_{readable}-{hashlib.sha1(cid.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
-# --------------------------------------------------------------------------------------- internals
-
-
-class _SourceInfo:
-    """What the command lines need from the source: ffmpeg's time origin and whether it has audio."""
-
-    def __init__(self, start_s: float, has_audio: bool) -> None:
-        self.start_s = start_s
-        self.has_audio = has_audio
-
-
-def _source_info(src: Path) -> _SourceInfo:
-    try:
-        with av.open(str(src)) as c:
-            if not c.streams.video:
-                raise RowError("no_video_stream", f"{src.name}: no video stream")
-            # ffmpeg's -ss counts from the container's start time; PyAV's frame times do not.
-            start = c.start_time / 1e6 if c.start_time is not None else 0.0
-            return _SourceInfo(start, bool(c.streams.audio))
-    except (av.error.FFmpegError, OSError) as e:
-        raise RowError("invalid_data", f"{src.name}: cannot open ({e})") from None
-
-
-def _margin(start_s: float | None, end_s: float | None, start_frame: int | None, end_frame: int | None) -> float:
-    """How far before a frame's timestamp a seek point or an end limit sits (a quarter frame at most)."""
-    known = start_s is not None and end_s is not None and start_frame is not None and end_frame is not None
-    if known and end_frame > start_frame:  # type: ignore[operator]
-        return min(_MARGIN_S, 0.25 * (end_s - start_s) / (end_frame - start_frame))
-    return _MARGIN_S
-
-
-def _even_scale(short_side: int | None) -> str:
-    """Scale so the shorter displayed side is at most `short_side`, keeping both sides even."""
-    if short_side is None:
-        return "scale='trunc(iw/2)*2':'trunc(ih/2)*2'"
-    s = int(short_side)
-    return f"scale=w='if(lte(iw,ih),2*trunc(min({s},iw)/2),-2)':h='if(lte(iw,ih),-2,2*trunc(min({s},ih)/2))'"
-
-
-def _reencode_args(
-    src: Path,
-    info: _SourceInfo,
-    start_s: float | None,
-    end_s: float | None,
-    cfg: CutConfig,
-    start_frame: int | None,
-    end_frame: int | None,
-) -> list[str]:
-    margin = _margin(start_s, end_s, start_frame, end_frame)
-    first = start_s - margin if start_s is not None else info.start_s  # keep frames from here on
-    seek_in, seek_out = [], []
-    if first > info.start_s + _EPS:
-        # A fast keyframe seek to a little before the span, then an exact cut by timestamp on the
-        # decoded frames. Seeking straight to the span start is not enough: demuxers that seek by
-        # decode time (MPEG-TS) land on a keyframe shown after the target when B-frames reorder.
-        pre = min(_PREROLL_S, first - info.start_s)
-        if first - pre > info.start_s + _EPS:
-            seek_in = ["-ss", f"{first - pre - info.start_s:.6f}"]
-        seek_out = ["-ss", f"{pre:.6f}"]
-    args = ["-threads", str(cfg.threads), *seek_in, "-i", str(src), *seek_out, "-map", "0:v:0"]
-    if end_s is not None:
-        args += ["-t", f"{end_s - margin - first:.6f}"]  # keeps frames before end_s, not the one at it
-    vf = [_even_scale(cfg.short_side)]
-    if cfg.fps is not None:
-        vf.insert(0, f"fps={cfg.fps:g}")
-    else:
-        args += ["-fps_mode", "passthrough"]  # keep every frame and its timestamp (VFR stays VFR)
-        if start_frame is not None and end_frame is not None:
-            args += ["-frames:v", str(end_frame - start_frame)]
-    args += ["-vf", ",".join(vf), "-c:v", "libx264", "-crf", str(cfg.crf), "-preset", cfg.preset]
-    return [*args, "-pix_fmt", "yuv420p", "-threads", str(cfg.threads), "-sn", "-dn"]
-
-
-class _KeySpan:
-    """A keyframe-aligned span: where a stream copy starts and stops, and what that does to the frames."""
-
-    def __init__(self, start_s: float, end_s: float | None, frames: int, gained: int) -> None:
-        self.start_s = start_s  # the keyframe the clip starts at
-        self.end_s = end_s  # the keyframe it stops before (None: the end of the stream)
-        self.frames = frames  # frames in [start_s, end_s)
-        self.gained = gained  # frames added (+) or lost (-) before the requested start
-
-
-def _keyframe_span(src: Path, start_s: float | None, end_s: float | None, snap: str) -> _KeySpan:
-    """Keyframe-aligned span for a stream copy, found by demuxing packets (no decoding)."""
-    lo = start_s
-    pts, keys = _packets_from(src, start_s, end_s, seek=True)
-    if lo is not None and (not keys or keys[0] > lo + _EPS):
-        pts, keys = _packets_from(src, start_s, end_s, seek=False)  # the seek overshot (MPEG-TS does)
-    if not keys:
-        raise RowError("no_keyframe", f"{src.name}: no keyframe found near the span; use mode reencode")
-    lo = start_s if start_s is not None else keys[0]
-    if snap == "inward":
-        k0 = next((k for k in keys if k >= lo - _EPS), None)
-        k1 = max((k for k in keys if k <= end_s + _EPS), default=None) if end_s is not None else None
-        if k0 is None or (end_s is not None and (k1 is None or k1 <= k0)):
-            raise RowError("no_whole_gop", f"{src.name}: no whole GOP lies inside the span; use snap outward")
-    else:
-        k0 = max((k for k in keys if k <= lo + _EPS), default=keys[0])
-        k1 = next((k for k in keys if end_s is not None and k >= end_s - _EPS), None)
-    frames = sum(1 for t in pts if t >= k0 - _EPS and (k1 is None or t < k1 - _EPS))
-    gained = sum(1 for t in pts if k0 - _EPS <= t < lo - _EPS) - sum(1 for t in pts if lo - _EPS <= t < k0 - _EPS)
-    return _KeySpan(k0, k1, frames, gained)
-
-
-def _packets_from(
-    src: Path, start_s: float | None, end_s: float | None, *, seek: bool
-) -> tuple[list[float], list[float]]:
-    """Presentation times of the video packets, and of the keyframes, from near `start_s` on."""
-    pts: list[float] = []
-    keys: list[float] = []
-    with av.open(str(src)) as c:
-        vs = c.streams.video[0]
-        tb = vs.time_base
-        if seek and start_s is not None and start_s > 0 and tb:
-            try:
-                c.seek(int(start_s / tb), stream=vs, backward=True, any_frame=False)
-            except av.error.FFmpegError:
-                c.seek(0)
-        for packet in c.demux(vs):
-            if not packet.size or packet.pts is None:
-                continue
-            t = float(packet.pts * tb)
-            if packet.is_keyframe:
-                keys.append(t)
-                if end_s is not None and t >= end_s - _EPS:
-                    break  # the packets before it in decode order are what a copy up to it holds
-            pts.append(t)
-    return pts, keys
-
-
-def _copy_args(src: Path, info: _SourceInfo, span: _KeySpan) -> list[str]:
-    seek = span.start_s - info.start_s
-    # Seek just past the keyframe: the backward keyframe seek then lands exactly on it.
-    args = ["-ss", f"{seek + _MARGIN_S:.6f}"] if seek > _EPS else []
-    args += ["-i", str(src), "-map", "0:v:0"]
-    if span.end_s is not None:
-        # -t alone would let through frames that follow the end keyframe in decode order but show
-        # before it (B-frames); the frame count stops the video exactly, -t stops the audio.
-        args += ["-t", f"{span.end_s - span.start_s:.6f}", "-frames:v", str(span.frames)]
-    return [*args, "-c", "copy", "-avoid_negative_ts", "make_zero", "-sn", "-dn"]
-
-
-def _run_to(dest: Path, args: list[str], cfg: CutConfig, *, with_audio: bool) -> dict[str, Any]:
-    """Run ffmpeg into a temporary sibling of `dest`, check the result, rename it; return its probe.
-
-    A broken audio track must not cost the video: if ffmpeg fails with audio, the clip is made
-    without sound. A clip without a single video frame is an error, never a file.
-    """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(dest, keep_suffix=True) as tmp:
-        tail = ["-movflags", "+faststart", "-f", "mp4", str(tmp)]
-        try:
-            run_ffmpeg(["-y", *args, *(_audio_args(cfg) if with_audio else ["-an"]), *tail], timeout=cfg.timeout_s)
-        except FFmpegError:
-            if not with_audio:
-                raise
-            run_ffmpeg(["-y", *args, "-an", *tail], timeout=cfg.timeout_s)
-        try:
-            facts = probe_file(tmp, decode_check="none", count_frames="always")
-        except RowError as e:
-            raise RowError("empty_clip", f"{dest.name}: ffmpeg wrote no usable clip ({e.message})") from None
-        if not facts.get("num_frames"):
-            raise RowError("empty_clip", f"{dest.name}: the span holds no video frame")
-    return facts
-
-
-def _audio_args(cfg: CutConfig) -> list[str]:
-    if cfg.mode == "copy":
-        return ["-map", "0:a:0?"]
-    return ["-map", "0:a:0?", "-c:a", "aac", "-b:a", f"{cfg.audio_kbps}k"]
-
-
-# ------------------------------------------------------------------------------------------ stage
-
-
-class ClipCutter(RowStage):
+class ClipCutter(RowStage[CutConfig]):
     """Writes each row's span as a clip file and points the row at it."""
 
     name: ClassVar[str] = "cut"
-    Config: ClassVar[type[StageConfig]] = CutConfig
     resources: ClassVar[Resources] = Resources(cpus=2.0)
     requires: ClassVar[tuple[str, ...]] = ("id", "path")
-    provides: ClassVar[tuple[str, ...]] = CUT_COLUMNS
+    columns: ClassVar[Columns] = schema.core_columns(CUT_COLUMNS)
 
-    def setup(self) -> None:
-        clip_dir(self.config, self.run_dir)  # type: ignore[arg-type] - fails early without a destination
+    def __init__(self, config: CutConfig | None = None) -> None:
+        super().__init__(config)
+        out = self.config.out_dir
+        self._dir: Path | None = Path(out).expanduser().resolve() / "clips" if out is not None else None
+
+    def setup(self, ctx: StageContext | None = None) -> None:
+        super().setup(ctx)
+        if self._dir is not None:
+            return
+        if not self.context.in_run:
+            raise ConfigError("cut: give out_dir (clips go to <run folder>/clips only when the stage runs in a run)")
+        self._dir = self.context.output_dir("clips").resolve()
+
+    def row_threads(self) -> int:
+        return self.config.jobs
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
-        cfg: CutConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         if row.get("media") == "image":
             return {k: row.get(k) for k in CUT_COLUMNS}  # nothing to cut; the row passes unchanged
+        if self._dir is None:
+            raise ConfigError("cut: setup() was not called (use `with stage.running(ctx): ...`)")
         src = Path(row["path"]).expanduser().resolve()
-        out = clip_dir(cfg, self.run_dir)
+        out = self._dir
         if out == src.parent or src.parent in out.parents:
             raise ConfigError(
                 f"cut: clips would go to {out}, among the source videos in {src.parent}; "
                 "choose an out_dir outside the folders that hold the videos"
             )
-        dest = out / f"{_safe_name(row['id'])}.mp4"
+        if not str(row["id"]):
+            raise RowError("bad_id", "an empty id cannot name a clip")
+        dest = out / f"{clip_name(row['id'])}.mp4"
         facts = cut_clip(
             src,
             row.get("start_s"),
@@ -366,6 +113,7 @@ class ClipCutter(RowStage):
             start_frame=row.get("start_frame"),
             end_frame=row.get("end_frame"),
         )
+        self.context.record(dest)
         return {
             **facts,
             "path": str(dest),
@@ -373,31 +121,3 @@ class ClipCutter(RowStage):
             # the clip is a whole file now: no span inside it
             **dict.fromkeys(SPAN_KEYS),
         }
-
-    def process(self, batch: pa.Table) -> pa.Table:
-        """Rows in parallel (`jobs` ffmpeg processes), each failing on its own."""
-        cfg: CutConfig = self.config  # type: ignore[assignment]
-        rows = batch.to_pylist()
-        with ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
-            results = list(pool.map(self._one, rows))
-        return schema.from_rows(results, like=batch.schema)
-
-    def _one(self, row: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return {**row, **self.process_row(row)}
-        except ConfigError:
-            raise
-        except RowError as e:
-            return {**row, **mark_error(self.name, e.kind, e.message)}
-        except FFmpegError as e:
-            return {**row, **mark_error(self.name, "ffmpeg", str(e).replace("\n", " | "))}
-        except Exception as e:  # a bug or an unforeseen input: keep the row, say what happened
-            return {**row, **mark_error(self.name, type(e).__name__, f"{type(e).__name__}: {e}".replace("\n", " "))}
-
-
-def _safe_name(clip_id: str) -> str:
-    """A file name from an id: ids are hex digests, but a manifest may bring its own."""
-    name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(clip_id)).strip(".")
-    if not name:
-        raise RowError("bad_id", f"id {clip_id!r} cannot name a file")
-    return name

@@ -13,18 +13,19 @@ from typing import Any, ClassVar
 
 import duckdb
 import pyarrow as pa
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError
-from vidcurate.core.stage import Stage, StageConfig
+from vidcurate.core.stage import NonBlankStr, Stage, StageConfig, StageContext
 from vidcurate.io import manifest as mio
+from vidcurate.io.fs import atomic_path
 
 
 class FilterConfig(StageConfig):
     """Keep rows that satisfy every condition given."""
 
-    where: str | None = Field(None, description="SQL predicate over manifest columns (DuckDB dialect)")
+    where: NonBlankStr | None = Field(None, description="SQL predicate over manifest columns (DuckDB dialect)")
     fmin: int | None = Field(None, description="minimum num_frames")
     fmax: int | None = Field(None, description="maximum num_frames")
     dmin: float | None = Field(None, description="minimum duration_s")
@@ -35,13 +36,6 @@ class FilterConfig(StageConfig):
     ar_min: float | None = Field(None, description="minimum aspect ratio, width / height")
     ar_max: float | None = Field(None, description="maximum aspect ratio, width / height")
     drop_errors: bool = Field(False, description="reject rows whose `error` is set")
-
-    @field_validator("where")
-    @classmethod
-    def _not_blank(cls, v: str | None) -> str | None:
-        if v is not None and not v.strip():
-            raise ValueError("must not be empty")
-        return v
 
 
 @dataclass(frozen=True)
@@ -105,17 +99,17 @@ def _sql_error(e: duckdb.Error, columns: list[str]) -> ConfigError:
     return ConfigError(f"filter: {msg} (columns available: {', '.join(columns)})")
 
 
-class RowFilter(Stage):
+class RowFilter(Stage[FilterConfig]):
     """The `filter` stage: marks rows that fail a condition as rejected, with the reason."""
 
     name: ClassVar[str] = "filter"
-    Config: ClassVar[type[StageConfig]] = FilterConfig
     requires: ClassVar[tuple[str, ...]] = ("id",)
     sees_errors: ClassVar[bool] = True
+    reads_media: ClassVar[bool] = False
 
-    def __init__(self, config: StageConfig | None = None) -> None:
+    def __init__(self, config: FilterConfig | None = None) -> None:
         super().__init__(config)
-        self._conds = conditions(self.config)  # type: ignore[arg-type]
+        self._conds = conditions(self.config)
         self._reason = reason_sql(self._conds)
         self._con: duckdb.DuckDBPyConnection | None = None
 
@@ -123,14 +117,19 @@ class RowFilter(Stage):
         cols = {c for cond in self._conds for c in cond.columns}
         return tuple(sorted(cols))
 
-    def setup(self) -> None:
+    def setup(self, ctx: StageContext | None = None) -> None:
+        super().setup(ctx)
         self._con = duckdb.connect()
         self._con.execute("SET threads TO 1")
 
+    def teardown(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
     def process(self, batch: pa.Table) -> pa.Table:
         if self._con is None:
-            self.setup()
-        assert self._con is not None
+            raise RuntimeError("filter: setup() was not called (use `with stage.running(): ...`)")
         batch = _with_missing_columns(batch, self.required_columns())
         self._con.register("_batch", batch)
         try:
@@ -238,6 +237,6 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, dest: Path) -> int:
         table = _arrow(con.sql(sql))
         mio.write_manifest(table, dest)
         return table.num_rows
-    with mio.atomic_path(dest) as tmp:
+    with atomic_path(dest) as tmp:
         row = con.execute(f"COPY ({sql}) TO '{_q(tmp)}' (FORMAT parquet, COMPRESSION zstd)").fetchone()
     return int(row[0]) if row else 0

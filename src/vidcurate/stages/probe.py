@@ -10,36 +10,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from vidcurate.core.stage import RowStage, StageConfig
-from vidcurate.io.probe import probe_file
-
-PROBE_COLUMNS = (
-    "media",
-    "container",
-    "duration_s",
-    "duration_src",
-    "fps",
-    "vfr",
-    "num_frames",
-    "num_frames_src",
-    "width",
-    "height",
-    "coded_width",
-    "coded_height",
-    "rotation",
-    "sar",
-    "aspect_ratio",
-    "codec",
-    "profile",
-    "pix_fmt",
-    "bit_rate",
-    "has_audio",
-    "audio_codec",
-    "audio_error",
-    "size_bytes",
-    "decoded_frames",
-    "decode_errors",
-)
+from vidcurate.core import schema
+from vidcurate.core.stage import Columns, RowStage, StageConfig
+from vidcurate.io.probe import PROBE_KEYS, probe_file
 
 
 class ProbeConfig(StageConfig):
@@ -52,18 +25,19 @@ class ProbeConfig(StageConfig):
     count_max_mb: int = Field(512, ge=0, description="largest file whose packets `auto` counts")
 
 
-class Prober(RowStage):
+class Prober(RowStage[ProbeConfig]):
+    """Container and stream facts of each file (size, fps, frames, duration, rotation, codecs)."""
+
     name: ClassVar[str] = "probe"
-    Config: ClassVar[type[StageConfig]] = ProbeConfig
     requires: ClassVar[tuple[str, ...]] = ("id", "path")
-    provides: ClassVar[tuple[str, ...]] = PROBE_COLUMNS
+    columns: ClassVar[Columns] = schema.core_columns(PROBE_KEYS)
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
-        cfg: ProbeConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         info = probe_file(
             row["path"],
             decode_check=cfg.decode_check,
             count_frames=cfg.count_frames,
             count_max_bytes=cfg.count_max_mb * 2**20,
         )
-        return {k: info.get(k) for k in PROBE_COLUMNS}
+        return {k: info.get(k) for k in PROBE_KEYS}

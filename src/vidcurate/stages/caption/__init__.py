@@ -10,38 +10,33 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+import pyarrow as pa
+from pydantic import Field
 
 from vidcurate.core.errors import RowError
-from vidcurate.core.stage import StageConfig
+from vidcurate.core.stage import Columns
 from vidcurate.llm.media import FrameOptions
-from vidcurate.llm.stage import VisionStage
-from vidcurate.llm.template import check_prompt
+from vidcurate.llm.template import PromptRef
 from vidcurate.llm.usage import Tally
+from vidcurate.stages.llm import VisionStage
 
 
 class CaptionConfig(FrameOptions):
     """A VLM endpoint, how the video is shown, and the prompt."""
 
-    prompt: str = Field("caption", description="packaged prompt name or a template file ($column placeholders)")
+    prompt: PromptRef = Field("caption", description="packaged prompt name or a template file ($column placeholders)")
     skip_existing: bool = Field(False, description="keep a caption the row already has (no request)")
 
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, v: str) -> str:
-        return check_prompt(v)
 
-
-class VlmCaptioner(VisionStage):
+class VlmCaptioner(VisionStage[CaptionConfig]):
     """Caption each row with a VLM over sampled frames (or a video URL) -> `caption`."""
 
     name: ClassVar[str] = "caption"
-    Config: ClassVar[type[StageConfig]] = CaptionConfig
     requires: ClassVar[tuple[str, ...]] = ("id", "path")
-    provides: ClassVar[tuple[str, ...]] = ("caption",)
+    columns: ClassVar[Columns] = {"caption": pa.string()}
 
     async def handle(self, row: dict[str, Any], tally: Tally) -> dict[str, Any]:
-        cfg: CaptionConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         if cfg.skip_existing and row.get("caption"):
             return {"caption": row["caption"]}
         text = (await self.ask(row, tally)).strip()

@@ -12,10 +12,11 @@ import html
 import re
 from typing import Any, ClassVar
 
+import pyarrow as pa
 from pydantic import Field
 
 from vidcurate.core.errors import RowError
-from vidcurate.core.stage import RowStage, StageConfig
+from vidcurate.core.stage import Columns, RowStage, StageConfig
 
 _MEDIA = r"(?:video|clip|footage|scene|film|animation|sequence|image|frames?|shot|gif|recording)"
 _SIZE = r"(?:(?:short|brief|given|provided|following)\s+)?"
@@ -131,16 +132,15 @@ class CleanConfig(StageConfig):
     min_words: int = Field(1, ge=0, description="fewer words than this counts as empty")
 
 
-class CaptionCleaner(RowStage):
+class CaptionCleaner(RowStage[CleanConfig]):
     """Clean captions in place: boilerplate openings, URLs, markup, repeats, dangling fragments."""
 
     name: ClassVar[str] = "caption.clean"
-    Config: ClassVar[type[StageConfig]] = CleanConfig
     requires: ClassVar[tuple[str, ...]] = ("id", "caption")
-    provides: ClassVar[tuple[str, ...]] = ("caption",)
+    columns: ClassVar[Columns] = {"caption": pa.string()}
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
-        cfg: CleanConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         raw = row.get("caption")
         if raw is None:
             raise RowError("no_caption", "the row has no caption to clean")

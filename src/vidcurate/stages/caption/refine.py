@@ -9,34 +9,29 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+import pyarrow as pa
+from pydantic import Field
 
 from vidcurate.core.errors import RowError
-from vidcurate.core.stage import StageConfig
+from vidcurate.core.stage import Columns
 from vidcurate.llm.options import LLMOptions
-from vidcurate.llm.stage import LLMStage
-from vidcurate.llm.template import check_prompt
+from vidcurate.llm.template import PromptRef
 from vidcurate.llm.usage import Tally
+from vidcurate.stages.llm import LLMStage
 
 
 class RefineConfig(LLMOptions):
     """A text LLM endpoint and the rewrite prompt."""
 
-    prompt: str = Field("refine", description="packaged prompt name or a template file using $caption")
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, v: str) -> str:
-        return check_prompt(v)
+    prompt: PromptRef = Field("refine", description="packaged prompt name or a template file using $caption")
 
 
-class CaptionRefiner(LLMStage):
+class CaptionRefiner(LLMStage[RefineConfig]):
     """Rewrite `caption` with an LLM (the answer replaces it; a failed row keeps its caption and gets an error)."""
 
     name: ClassVar[str] = "caption.refine"
-    Config: ClassVar[type[StageConfig]] = RefineConfig
     requires: ClassVar[tuple[str, ...]] = ("id", "caption")
-    provides: ClassVar[tuple[str, ...]] = ("caption",)
+    columns: ClassVar[Columns] = {"caption": pa.string()}
 
     async def handle(self, row: dict[str, Any], tally: Tally) -> dict[str, Any]:
         text = " ".join((await self.ask(row, tally)).split()).strip().strip('"')

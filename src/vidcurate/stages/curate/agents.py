@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import pyarrow as pa
 from pydantic import BaseModel, Field, field_validator
 
-from vidcurate.core.stage import StageConfig
-from vidcurate.llm.options import StructuredOptions
-from vidcurate.llm.stage import LLMStage
-from vidcurate.llm.template import check_prompt
+from vidcurate.core.stage import Columns
+from vidcurate.llm.options import LLMOptions
+from vidcurate.llm.template import PromptRef
 from vidcurate.llm.usage import Tally
+from vidcurate.stages.llm import LLMStage
 
 
 def _names(values: list[str]) -> list[str]:
@@ -39,25 +40,19 @@ class AgentSplit(BaseModel):
         return _names(v)
 
 
-class AgentsConfig(StructuredOptions):
+class AgentsConfig(LLMOptions):
     """A text LLM endpoint and the extraction prompt."""
 
-    prompt: str = Field("agents", description="packaged prompt name or a template file using $caption")
+    prompt: PromptRef = Field("agents", description="packaged prompt name or a template file using $caption")
     max_tokens: int | None = Field(1024, ge=1, description="completion token limit (reasoning needs room)")
 
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, v: str) -> str:
-        return check_prompt(v)
 
-
-class AgentSplitter(LLMStage):
+class AgentExtractor(LLMStage[AgentsConfig]):
     """Split the caption's objects into agents and non-agents -> `agents`, `non_agents`."""
 
     name: ClassVar[str] = "curate.agents"
-    Config: ClassVar[type[StageConfig]] = AgentsConfig
     requires: ClassVar[tuple[str, ...]] = ("id", "caption")
-    provides: ClassVar[tuple[str, ...]] = ("agents", "non_agents")
+    columns: ClassVar[Columns] = {"agents": pa.list_(pa.string()), "non_agents": pa.list_(pa.string())}
 
     async def handle(self, row: dict[str, Any], tally: Tally) -> dict[str, Any]:
         v: AgentSplit = await self.ask(row, tally, AgentSplit)

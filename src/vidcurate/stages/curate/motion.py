@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, field_validator
+import pyarrow as pa
+from pydantic import BaseModel, Field
 
-from vidcurate.core.stage import StageConfig
-from vidcurate.llm.options import StructuredOptions
-from vidcurate.llm.stage import LLMStage
-from vidcurate.llm.template import check_prompt
+from vidcurate.core.stage import Columns
+from vidcurate.llm.options import LLMOptions
+from vidcurate.llm.template import PromptRef
 from vidcurate.llm.usage import Tally
+from vidcurate.stages.llm import LLMStage
 
 
 class MotionVerdict(BaseModel):
@@ -25,25 +26,19 @@ class MotionVerdict(BaseModel):
     reason: str = Field(description="one sentence naming what moves, or why nothing does")
 
 
-class MotionConfig(StructuredOptions):
+class MotionConfig(LLMOptions):
     """A text LLM endpoint and the judging prompt (reasoning models are fine: <think> is skipped)."""
 
-    prompt: str = Field("motion", description="packaged prompt name or a template file using $caption")
+    prompt: PromptRef = Field("motion", description="packaged prompt name or a template file using $caption")
     max_tokens: int | None = Field(1024, ge=1, description="completion token limit (reasoning needs room)")
 
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, v: str) -> str:
-        return check_prompt(v)
 
-
-class MotionCurator(LLMStage):
+class MotionCurator(LLMStage[MotionConfig]):
     """Judge from the caption whether the video is dynamic -> `is_dynamic`, `motion_reason`."""
 
     name: ClassVar[str] = "curate.motion"
-    Config: ClassVar[type[StageConfig]] = MotionConfig
     requires: ClassVar[tuple[str, ...]] = ("id", "caption")
-    provides: ClassVar[tuple[str, ...]] = ("is_dynamic", "motion_reason")
+    columns: ClassVar[Columns] = {"is_dynamic": pa.bool_(), "motion_reason": pa.string()}
 
     async def handle(self, row: dict[str, Any], tally: Tally) -> dict[str, Any]:
         v: MotionVerdict = await self.ask(row, tally, MotionVerdict)

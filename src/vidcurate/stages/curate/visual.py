@@ -7,39 +7,31 @@ missing or untrusted; the answer (`MotionVerdict`, validated) goes to `visual_is
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+import pyarrow as pa
+from pydantic import Field
 
-from vidcurate.core.stage import StageConfig
+from vidcurate.core.stage import Columns
 from vidcurate.llm.media import FrameOptions
-from vidcurate.llm.stage import VisionStage
-from vidcurate.llm.template import check_prompt
+from vidcurate.llm.template import PromptRef
 from vidcurate.llm.usage import Tally
 from vidcurate.stages.curate.motion import MotionVerdict
+from vidcurate.stages.llm import VisionStage
 
 
 class VisualConfig(FrameOptions):
     """A VLM endpoint, how the video is shown, and the judging prompt."""
 
-    prompt: str = Field("visual_motion", description="packaged prompt name or a template file")
-    response_format: Literal["auto", "json_object", "json_schema", "none"] = Field(
-        "auto", description="auto: json_object, dropped if the server rejects it; json_schema: strict schema"
-    )
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, v: str) -> str:
-        return check_prompt(v)
+    prompt: PromptRef = Field("visual_motion", description="packaged prompt name or a template file")
 
 
-class VisualMotionCurator(VisionStage):
+class VisualMotionCurator(VisionStage[VisualConfig]):
     """Judge from sampled frames whether the video is dynamic -> `visual_is_dynamic`, `visual_motion_reason`."""
 
     name: ClassVar[str] = "curate.visual"
-    Config: ClassVar[type[StageConfig]] = VisualConfig
     requires: ClassVar[tuple[str, ...]] = ("id", "path")
-    provides: ClassVar[tuple[str, ...]] = ("visual_is_dynamic", "visual_motion_reason")
+    columns: ClassVar[Columns] = {"visual_is_dynamic": pa.bool_(), "visual_motion_reason": pa.string()}
 
     async def handle(self, row: dict[str, Any], tally: Tally) -> dict[str, Any]:
         v: MotionVerdict = await self.ask(row, tally, MotionVerdict)

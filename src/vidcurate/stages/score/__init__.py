@@ -8,9 +8,10 @@
           ocr: {frames: 2}
           nsfw: {frames: 2}
 
-A list of names (`scorers: [motion, quality]`) takes every scorer's defaults. Each scorer is also
-a stage of its own (`score.motion`, `score.ocr`, ...) with the scorer's parameters, decoding
-again each time it runs; the fused stage is what recipes should use.
+A list of names (`scorers: [motion, quality]`) takes every scorer's defaults. Scorers come from the
+scorer registry (built-ins and the `vidcurate.scorers` entry-point group). Each scorer is also a
+stage of its own (`score.motion`, `score.ocr`, ...) with the scorer's parameters, decoding again
+each time it runs; the fused stage is what recipes should use.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SerializeAsAny, ValidationError, field_validator
 
+from vidcurate.core import registry
 from vidcurate.core.errors import ConfigError
+from vidcurate.core.recipe import format_validation_error
+from vidcurate.core.scorer import FrameScorer, ScorerConfig
 from vidcurate.core.stage import StageConfig
 from vidcurate.stages.score.runner import DEFAULT_MAX_FRAMES, ScorerStage
-from vidcurate.stages.score.scorer import SCORERS, FrameScorer, ScorerConfig, scorer_class
 
 __all__ = ["ScoreConfig", "ScoreStage"]
 
@@ -35,11 +38,11 @@ def parse_scorers(value: Any) -> dict[str, ScorerConfig]:
     if isinstance(value, (list, tuple)):
         value = {str(name): {} for name in value}
     if not isinstance(value, Mapping) or not value:
-        raise ValueError(f"give a mapping of scorer name to parameters, from: {', '.join(SCORERS)}")
+        raise ValueError(f"give a mapping of scorer name to parameters, from: {', '.join(registry.scorers.names())}")
     out: dict[str, ScorerConfig] = {}
     for name, params in value.items():
         try:
-            cls = scorer_class(str(name))
+            cls = registry.scorers.get(str(name))
         except ConfigError as e:
             raise ValueError(str(e)) from None
         if isinstance(params, cls.Config):
@@ -50,14 +53,7 @@ def parse_scorers(value: Any) -> dict[str, ScorerConfig]:
         try:
             out[str(name)] = cls.Config(**dict(params or {}))
         except ValidationError as e:
-            allowed = ", ".join(cls.Config.model_fields)
-            problems = "; ".join(
-                f"unknown key '{'.'.join(map(str, x['loc']))}' (allowed: {allowed})"
-                if x["type"] == "extra_forbidden"
-                else f"key '{'.'.join(map(str, x['loc']))}': {x['msg']} (got {x.get('input')!r})"
-                for x in e.errors()
-            )
-            raise ValueError(f"scorer '{name}': {problems}") from None
+            raise ValueError(format_validation_error(f"scorer '{name}'", cls.Config, e)) from None
     return out
 
 
@@ -66,7 +62,7 @@ class ScoreConfig(StageConfig):
 
     scorers: dict[str, SerializeAsAny[ScorerConfig]] = Field(
         default_factory=lambda: parse_scorers(list(DEFAULT_SCORERS)),
-        description=f"scorer name -> parameters; names: {', '.join(SCORERS)}",
+        description="scorer name -> parameters; names: " + ", ".join(registry.BUILTIN_SCORERS),
     )
     max_frames: int = Field(
         DEFAULT_MAX_FRAMES, ge=2, description="most frames one scorer gets per clip; fps sampling thins beyond it"
@@ -78,12 +74,14 @@ class ScoreConfig(StageConfig):
         return parse_scorers(v)
 
 
-class ScoreStage(ScorerStage):
+class ScoreStage(ScorerStage[ScoreConfig]):
     """Scores each clip with several frame scorers from one decode (motion, camera, ocr, nsfw, quality)."""
 
     name: ClassVar[str] = "score"
-    Config: ClassVar[type[StageConfig]] = ScoreConfig
 
-    def build_scorers(self) -> list[FrameScorer]:
-        cfg: ScoreConfig = self.config  # type: ignore[assignment]
-        return [scorer_class(name)(params) for name, params in cfg.scorers.items()]
+    def __init__(self, config: ScoreConfig | None = None) -> None:
+        super().__init__(config)
+        self.max_frames = self.config.max_frames
+
+    def build_scorers(self) -> list[FrameScorer[Any]]:
+        return [registry.scorers.get(name)(params) for name, params in self.config.scorers.items()]

@@ -26,12 +26,12 @@ from typing import Any, ClassVar
 
 import cv2
 import numpy as np
+import pyarrow as pa
 from pydantic import Field
 
 from vidcurate.core.frames import Frames, FrameSpec
-from vidcurate.core.stage import StageConfig
-from vidcurate.stages.score.runner import SingleScorerStage
-from vidcurate.stages.score.scorer import FrameScorer, ScorerConfig
+from vidcurate.core.scorer import FrameScorer, ScorerConfig
+from vidcurate.core.stage import Columns
 
 LABELS = ("static", "pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out", "complex")
 
@@ -59,19 +59,23 @@ class PairMotion:
     dy: float
 
 
-class CameraScorer(FrameScorer):
+class CameraScorer(FrameScorer[CameraConfig]):
     """What the camera does: static, pan, tilt, zoom or complex, plus speed and shake."""
 
     name: ClassVar[str] = "camera"
-    Config: ClassVar[type[ScorerConfig]] = CameraConfig
-    columns: ClassVar[tuple[str, ...]] = ("camera_motion", "camera_pan_speed", "camera_zoom_rate", "camera_shake")
+    columns: ClassVar[Columns] = {
+        "camera_motion": pa.string(),  # static|pan_left|pan_right|tilt_up|tilt_down|zoom_in|zoom_out|complex
+        "camera_pan_speed": pa.float64(),
+        "camera_zoom_rate": pa.float64(),
+        "camera_shake": pa.float64(),
+    }
 
     def frame_spec(self) -> FrameSpec:
-        cfg: CameraConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         return FrameSpec(fps=cfg.fps, max_side=cfg.max_side, gray=True)
 
     def score(self, frames: Frames) -> dict[str, Any]:
-        cfg: CameraConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         moves = []
         for i in range(len(frames) - 1):
             dt = float(frames.times_s[i + 1] - frames.times_s[i])
@@ -181,11 +185,3 @@ def shake(dx: list[float], dy: list[float], fps: float) -> float:
     kernel = np.ones(k) / k
     smooth = np.stack([np.convolve(pad[:, j], kernel, mode="valid") for j in range(2)], axis=1)
     return float(np.median(np.linalg.norm(path - smooth, axis=1)))
-
-
-class CameraStage(SingleScorerStage):
-    """Camera motion alone (decodes each clip for itself; prefer `score` with several scorers)."""
-
-    name: ClassVar[str] = "score.camera"
-    Config: ClassVar[type[StageConfig]] = CameraConfig
-    scorer: ClassVar[type[FrameScorer]] = CameraScorer

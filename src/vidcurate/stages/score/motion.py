@@ -25,12 +25,12 @@ from typing import Any, ClassVar, Literal
 
 import cv2
 import numpy as np
+import pyarrow as pa
 from pydantic import Field
 
 from vidcurate.core.frames import ANCHOR_PICTURES, CodecMotion, Frames, FrameSpec
-from vidcurate.core.stage import StageConfig
-from vidcurate.stages.score.runner import SingleScorerStage
-from vidcurate.stages.score.scorer import FrameScorer, ScorerConfig
+from vidcurate.core.scorer import FrameScorer, ScorerConfig
+from vidcurate.core.stage import Columns
 
 
 class MotionConfig(ScorerConfig):
@@ -44,20 +44,24 @@ class MotionConfig(ScorerConfig):
     )
 
 
-class MotionScorer(FrameScorer):
+class MotionScorer(FrameScorer[MotionConfig]):
     """How much the picture moves: dense flow, codec motion vectors, frame differences."""
 
     name: ClassVar[str] = "motion"
-    Config: ClassVar[type[ScorerConfig]] = MotionConfig
-    columns: ClassVar[tuple[str, ...]] = ("motion_flow_mean", "motion_flow_p90", "motion_mv_mean", "motion_diff_mean")
+    columns: ClassVar[Columns] = {
+        "motion_flow_mean": pa.float64(),  # frame diagonals per second
+        "motion_flow_p90": pa.float64(),
+        "motion_mv_mean": pa.float64(),
+        "motion_diff_mean": pa.float64(),  # 0..1
+    }
     _dis: Any = None  # cv2.DISOpticalFlow, made on first use
 
     def frame_spec(self) -> FrameSpec:
-        cfg: MotionConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         return FrameSpec(fps=cfg.fps, max_side=cfg.max_side, gray=True, motion_vectors=cfg.vectors)
 
     def score(self, frames: Frames) -> dict[str, Any]:
-        cfg: MotionConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         out = self.empty()
         if cfg.vectors and frames.vectors is not None:
             out["motion_mv_mean"] = vector_speed(frames.vectors)
@@ -83,7 +87,7 @@ class MotionScorer(FrameScorer):
 
     def _flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(H, W, 2) displacement in pixels from `a` to `b`."""
-        if self.config.method == "farneback":  # type: ignore[attr-defined]
+        if self.config.method == "farneback":
             return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
         if self._dis is None:
             self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
@@ -129,11 +133,3 @@ def vector_speed(v: CodecMotion) -> float | None:
     if dt <= 0:
         return None
     return px_per_frame / dt / float(np.hypot(v.width, v.height))
-
-
-class MotionStage(SingleScorerStage):
-    """Motion scores alone (decodes each clip for itself; prefer `score` with several scorers)."""
-
-    name: ClassVar[str] = "score.motion"
-    Config: ClassVar[type[StageConfig]] = MotionConfig
-    scorer: ClassVar[type[FrameScorer]] = MotionScorer

@@ -18,13 +18,13 @@ from typing import Any, ClassVar
 
 import cv2
 import numpy as np
+import pyarrow as pa
 from pydantic import Field, field_validator
 
 from vidcurate.core.errors import ConfigError
 from vidcurate.core.frames import Frames, FrameSpec
-from vidcurate.core.stage import StageConfig
-from vidcurate.stages.score.runner import SingleScorerStage
-from vidcurate.stages.score.scorer import INSTALL_HINT, FrameScorer, ScorerConfig, import_model_package
+from vidcurate.core.scorer import INSTALL_HINT, FrameScorer, ScorerConfig, import_model_package
+from vidcurate.core.stage import Columns
 
 # Output order of nudenet 3.4's 320n.onnx (nudenet/nudenet.py); checked against the model at setup.
 LABELS = (
@@ -72,23 +72,22 @@ class NsfwConfig(ScorerConfig):
         return v
 
 
-class NsfwScorer(FrameScorer):
+class NsfwScorer(FrameScorer[NsfwConfig]):
     """Probability that a clip shows nudity (max over frames of NudeNet's explicit classes)."""
 
     name: ClassVar[str] = "nsfw"
-    Config: ClassVar[type[ScorerConfig]] = NsfwConfig
-    columns: ClassVar[tuple[str, ...]] = ("nsfw_prob",)
+    columns: ClassVar[Columns] = {"nsfw_prob": pa.float64()}
     packages: ClassVar[tuple[tuple[str, str], ...]] = (("nudenet", "nudenet"), ("onnxruntime", "onnxruntime"))
     _session: Any = None
 
     def frame_spec(self) -> FrameSpec:
-        cfg: NsfwConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         return FrameSpec(num=cfg.frames, max_side=INPUT)
 
     def setup(self) -> None:
         if self._session is not None:
             return
-        cfg: NsfwConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         ort = import_model_package(self.name, "onnxruntime", "onnxruntime")
         model = model_path()
         opts = ort.SessionOptions()
@@ -109,11 +108,9 @@ class NsfwScorer(FrameScorer):
         self._session = session
 
     def score(self, frames: Frames) -> dict[str, Any]:
-        cfg: NsfwConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         if not len(frames):
             return self.empty()
-        if self._session is None:
-            self.setup()
         batch = np.stack([preprocess(f) for f in frames.data])
         (raw,) = self._session.run(None, {self._session.get_inputs()[0].name: batch})
         return {"nsfw_prob": nsfw_prob(raw, cfg.classes)}
@@ -145,11 +142,3 @@ def nsfw_prob(raw: np.ndarray, classes: tuple[str, ...] = EXPLICIT) -> float:
     if raw.ndim != 3 or raw.shape[1] != 4 + len(LABELS) or raw.shape[0] == 0:
         raise ValueError(f"NudeNet output of shape {raw.shape}, expected (frames, {4 + len(LABELS)}, anchors)")
     return float(np.clip(raw[:, rows, :].max(), 0.0, 1.0))
-
-
-class NsfwStage(SingleScorerStage):
-    """Nudity alone (decodes each clip for itself; prefer `score` with several scorers)."""
-
-    name: ClassVar[str] = "score.nsfw"
-    Config: ClassVar[type[StageConfig]] = NsfwConfig
-    scorer: ClassVar[type[FrameScorer]] = NsfwScorer

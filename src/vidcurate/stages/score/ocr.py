@@ -18,13 +18,13 @@ from typing import Any, ClassVar
 
 import cv2
 import numpy as np
+import pyarrow as pa
 from pydantic import Field
 
 from vidcurate.core.errors import ConfigError
 from vidcurate.core.frames import Frames, FrameSpec
-from vidcurate.core.stage import StageConfig
-from vidcurate.stages.score.runner import SingleScorerStage
-from vidcurate.stages.score.scorer import FrameScorer, ScorerConfig, import_model_package
+from vidcurate.core.scorer import FrameScorer, ScorerConfig, import_model_package
+from vidcurate.core.stage import Columns
 
 
 class OcrConfig(ScorerConfig):
@@ -36,23 +36,22 @@ class OcrConfig(ScorerConfig):
     max_text_chars: int = Field(500, ge=1, description="ocr_text is cut to this length")
 
 
-class OcrScorer(FrameScorer):
+class OcrScorer(FrameScorer[OcrConfig]):
     """Text on screen: area covered, number of boxes, and the words read."""
 
     name: ClassVar[str] = "ocr"
-    Config: ClassVar[type[ScorerConfig]] = OcrConfig
-    columns: ClassVar[tuple[str, ...]] = ("ocr_area_ratio", "ocr_num_boxes", "ocr_text")
+    columns: ClassVar[Columns] = {"ocr_area_ratio": pa.float64(), "ocr_num_boxes": pa.int64(), "ocr_text": pa.string()}
     packages: ClassVar[tuple[tuple[str, str], ...]] = (("rapidocr_onnxruntime", "rapidocr-onnxruntime"),)
     _engine: Any = None
 
     def frame_spec(self) -> FrameSpec:
-        cfg: OcrConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         return FrameSpec(num=cfg.frames, max_side=cfg.max_side)
 
     def setup(self) -> None:
         if self._engine is not None:
             return
-        cfg: OcrConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         mod = import_model_package(self.name, "rapidocr_onnxruntime", "rapidocr-onnxruntime")
         try:
             self._engine = mod.RapidOCR(
@@ -69,9 +68,7 @@ class OcrScorer(FrameScorer):
             ) from None
 
     def score(self, frames: Frames) -> dict[str, Any]:
-        cfg: OcrConfig = self.config  # type: ignore[assignment]
-        if self._engine is None:
-            self.setup()
+        cfg = self.config
         out = self.empty()
         if not len(frames):
             return out
@@ -89,7 +86,7 @@ class OcrScorer(FrameScorer):
 
     def read(self, rgb: np.ndarray) -> tuple[list[np.ndarray], list[str]]:
         """Text boxes (4x2 corner arrays) of one RGB frame, and the strings read in them."""
-        cfg: OcrConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # PP-OCR models were trained on BGR input
         result, _ = self._engine(bgr, use_det=True, use_cls=False, use_rec=cfg.recognize)
         if not result:
@@ -107,11 +104,3 @@ def box_area_ratio(boxes: list[np.ndarray], height: int, width: int) -> float:
     for b in boxes:  # one call per box: several polygons in one fillPoly overlap by the even-odd rule
         cv2.fillPoly(mask, [np.round(b).astype(np.int32).reshape(-1, 1, 2)], 1)
     return float(mask.mean())
-
-
-class OcrStage(SingleScorerStage):
-    """On-screen text alone (decodes each clip for itself; prefer `score` with several scorers)."""
-
-    name: ClassVar[str] = "score.ocr"
-    Config: ClassVar[type[StageConfig]] = OcrConfig
-    scorer: ClassVar[type[FrameScorer]] = OcrScorer

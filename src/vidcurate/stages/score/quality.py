@@ -22,13 +22,13 @@ from typing import Any, ClassVar
 
 import cv2
 import numpy as np
+import pyarrow as pa
 from pydantic import Field
 
 from vidcurate.core.errors import ConfigError
 from vidcurate.core.frames import Frames, FrameSpec
-from vidcurate.core.stage import StageConfig
-from vidcurate.stages.score.runner import SingleScorerStage
-from vidcurate.stages.score.scorer import INSTALL_HINT, FrameScorer, ScorerConfig
+from vidcurate.core.scorer import INSTALL_HINT, FrameScorer, ScorerConfig
+from vidcurate.core.stage import Columns
 
 _MIN_BAR = 0.015  # thinner dark edges are not bars
 
@@ -41,29 +41,28 @@ class QualityConfig(ScorerConfig):
     black_luma: int = Field(25, ge=0, le=255, description="luma (0..255) at or below which a pixel is black")
 
 
-class QualityScorer(FrameScorer):
+class QualityScorer(FrameScorer[QualityConfig]):
     """Image quality: BRISQUE, blur, brightness, contrast, colourfulness, black frames, bars."""
 
     name: ClassVar[str] = "quality"
-    Config: ClassVar[type[ScorerConfig]] = QualityConfig
-    columns: ClassVar[tuple[str, ...]] = (
-        "quality_brisque",
-        "blur_laplacian_var",
-        "brightness_mean",
-        "contrast_std",
-        "colorfulness",
-        "black_frame_ratio",
-        "letterbox_ratio",
-    )
+    columns: ClassVar[Columns] = {
+        "quality_brisque": pa.float64(),
+        "blur_laplacian_var": pa.float64(),
+        "brightness_mean": pa.float64(),
+        "contrast_std": pa.float64(),
+        "colorfulness": pa.float64(),
+        "black_frame_ratio": pa.float64(),
+        "letterbox_ratio": pa.float64(),
+    }
     _brisque: Any = None
 
     def frame_spec(self) -> FrameSpec:
-        cfg: QualityConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         return FrameSpec(num=cfg.frames, max_side=cfg.max_side)
 
     def check(self) -> None:
         """BRISQUE needs the brisque package's model files and libsvm; the other measures need nothing."""
-        if self.config.brisque:  # type: ignore[attr-defined]
+        if self.config.brisque:
             from vidcurate.stages.score.brisque_svm import model_dir
 
             model_dir()
@@ -71,13 +70,13 @@ class QualityScorer(FrameScorer):
                 raise ConfigError(f"quality_brisque needs the package libsvm-official: {INSTALL_HINT}")
 
     def setup(self) -> None:
-        if self.config.brisque and self._brisque is None:  # type: ignore[attr-defined]
+        if self.config.brisque and self._brisque is None:
             from vidcurate.stages.score.brisque_svm import Brisque
 
             self._brisque = Brisque()
 
     def score(self, frames: Frames) -> dict[str, Any]:
-        cfg: QualityConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         out = self.empty()
         if not len(frames):
             return out
@@ -97,8 +96,6 @@ class QualityScorer(FrameScorer):
         out["blur_laplacian_var"] = float(np.mean([cv2.Laplacian(g, cv2.CV_64F).var() for _, g in inner]))
         out["colorfulness"] = float(np.mean([colorfulness(rgb) for rgb, _ in inner]))
         if cfg.brisque:
-            if self._brisque is None:
-                self.setup()
             pick = np.unique(np.linspace(0, len(inner) - 1, min(cfg.brisque_frames, len(inner))).round().astype(int))
             out["quality_brisque"] = float(np.mean([self._brisque.score(inner[i][0]) for i in pick]))
         return out
@@ -132,11 +129,3 @@ def colorfulness(rgb: np.ndarray) -> float:
     rg = r - g
     yb = 0.5 * (r + g) - b
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
-
-
-class QualityStage(SingleScorerStage):
-    """Image quality alone (decodes each clip for itself; prefer `score` with several scorers)."""
-
-    name: ClassVar[str] = "score.quality"
-    Config: ClassVar[type[StageConfig]] = QualityConfig
-    scorer: ClassVar[type[FrameScorer]] = QualityScorer

@@ -13,15 +13,16 @@ import time
 from abc import abstractmethod
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from vidcurate.core.errors import RowError
+from vidcurate.core.errors import RowError, describe, mark_error, raise_if_fatal
 from vidcurate.core.frames import DecodeStats, FrameSpec
-from vidcurate.core.stage import Resources, RowStage, StageConfig, mark_error
+from vidcurate.core.scorer import FrameScorer
+from vidcurate.core.stage import Columns, Resources, RowStage, StageConfig, StageContext
 from vidcurate.io.decode import sample
-from vidcurate.stages.score.scorer import FrameScorer
 
 DEFAULT_MAX_FRAMES = 300
+C = TypeVar("C", bound=StageConfig)
 
 
 def capped(spec: FrameSpec, span_s: float | None, max_frames: int) -> FrameSpec:
@@ -40,45 +41,56 @@ def row_span(row: dict[str, Any]) -> tuple[float | None, float | None, float | N
     return start, end, length
 
 
-class ScorerStage(RowStage):
+class ScorerStage(RowStage[C]):
     """Base of the score stages: `build_scorers()` says which; decoding and bookkeeping live here."""
 
-    resources: ClassVar[Resources] = Resources(cpus=1.0)
     requires: ClassVar[tuple[str, ...]] = ("id", "path")
 
-    def __init__(self, config: StageConfig | None = None) -> None:
+    def __init__(self, config: C | None = None) -> None:
         super().__init__(config)
-        self.max_frames: int = getattr(self.config, "max_frames", DEFAULT_MAX_FRAMES)
+        self.max_frames: int = DEFAULT_MAX_FRAMES
         self.scorers = self.build_scorers()
         for s in self.scorers:
             s.check()
-        self.provides = tuple(c for s in self.scorers for c in s.columns)  # type: ignore[misc]
         self.decode_stats = DecodeStats()  # totals over every row: tests and benchmarks read them
         self.seconds: dict[str, float] = {"decode": 0.0, **{s.name: 0.0 for s in self.scorers}}
         self.frames_seen: dict[str, int] = {s.name: 0 for s in self.scorers}
-        self._ready = False
 
     @abstractmethod
-    def build_scorers(self) -> list[FrameScorer]:
+    def build_scorers(self) -> list[FrameScorer[Any]]:
         """The configured scorers, in the order their columns appear."""
 
-    def setup(self) -> None:
+    def output_columns(self) -> Columns:
+        return {k: v for s in self.scorers for k, v in s.columns.items()}
+
+    def needs(self) -> Resources:
+        """The most any of the scorers needs (one GPU model makes the stage a GPU stage)."""
+        needs = [s.needs() for s in self.scorers] or [Resources()]
+        return Resources(
+            cpus=max(1.0, *(n.cpus for n in needs)),
+            gpus=max(n.gpus for n in needs),
+            gpu_mem_gb=max(n.gpu_mem_gb for n in needs),
+        )
+
+    def setup(self, ctx: StageContext | None = None) -> None:
+        super().setup(ctx)
         for s in self.scorers:
             s.setup()
-        self._ready = True
+
+    def teardown(self) -> None:
+        for s in self.scorers:
+            s.teardown()
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
-        if not self._ready:
-            self.setup()
         start, end, length = row_span(row)
-        specs = {s.name: capped(s.frames, length, self.max_frames) for s in self.scorers}
+        specs = {s.name: capped(s.spec, length, self.max_frames) for s in self.scorers}
         stats = DecodeStats()
         t0 = time.perf_counter()
         try:
             frames = sample(row["path"], specs, start_s=start, end_s=end, duration_s=row.get("duration_s"), stats=stats)
         finally:
             self.seconds["decode"] += time.perf_counter() - t0
-            self._add_stats(stats)
+            self.decode_stats.add(stats)
         if stats.frames == 0 or not any(len(f) for f in frames.values()):
             where = f" between {start or 0:.2f}s and {end:.2f}s" if end is not None else ""
             raise RowError("no_frames", f"{Path(row['path']).name}: no decodable frame{where}")
@@ -89,7 +101,8 @@ class ScorerStage(RowStage):
             try:
                 out.update(s.score(frames[s.name]))
             except Exception as e:  # one scorer's failure keeps the others' columns
-                failed.append(f"{s.name}: {type(e).__name__}: {e}".replace("\n", " "))
+                raise_if_fatal(e)
+                failed.append(f"{s.name}: {describe(e)}")
                 out.update(s.empty())
             self.seconds[s.name] += time.perf_counter() - t1
             self.frames_seen[s.name] += len(frames[s.name])
@@ -97,19 +110,11 @@ class ScorerStage(RowStage):
             out.update(mark_error(self.name, "scorer_failed", "; ".join(failed)))
         return out
 
-    def _add_stats(self, st: DecodeStats) -> None:
-        total = self.decode_stats
-        total.opens += st.opens
-        total.packets += st.packets
-        total.frames += st.frames
-        total.errors += st.errors
-        total.converted += st.converted
 
-
-class SingleScorerStage(ScorerStage):
+class SingleScorerStage(ScorerStage[Any]):
     """One scorer as a stage of its own (`score.<name>`), configured with the scorer's parameters."""
 
-    scorer: ClassVar[type[FrameScorer]]
+    scorer: ClassVar[type[FrameScorer[Any]]]
 
-    def build_scorers(self) -> list[FrameScorer]:
-        return [self.scorer(self.config)]  # type: ignore[arg-type]
+    def build_scorers(self) -> list[FrameScorer[Any]]:
+        return [self.scorer(self.config)]

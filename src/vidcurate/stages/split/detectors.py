@@ -15,24 +15,23 @@ frames and mark black frames so clips can be shrunk past them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import av
-import av.error
 import cv2
 import numpy as np
 
 from vidcurate.core.errors import RowError
 from vidcurate.core.frames import DecodeStats
-from vidcurate.io.decode import Decoded, iter_frames, luma, open_video
+from vidcurate.io.decode import Decoded, iter_frames, luma
+from vidcurate.io.media import nominal_fps
+from vidcurate.io.packets import end_time, packet_times
 from vidcurate.stages.split.spans import Boundary, fixed_windows
 
 if TYPE_CHECKING:
-    from vidcurate.stages.split import SplitConfig
+    from vidcurate.stages.split.config import SplitConfig
     from vidcurate.stages.split.transnet import TransNetV2Runner
 
 # Default thresholds, in each detector's own units.
@@ -268,90 +267,9 @@ def scan_decoded(
     if n == 0:
         detail = f" ({stats.errors} decoder errors: {stats.messages[0]})" if stats.messages else ""
         raise RowError("no_frames", f"{Path(path).name}: no frame decodes in the span{detail}")
-    end = _end_time(times, last_end, end_s)
+    end = end_time(times, last_end, end_s)
     black = np.asarray(levels, np.float64) < fade_threshold if fade_threshold is not None else None
     return Scan(np.asarray([*times, end], np.float64), sink.finish(n), black, stats.errors, stats.messages)
-
-
-def _end_time(times: list[float], last_end: float | None, end_s: float | None) -> float:
-    """End of the last frame: its own duration, else the median frame interval; never past `end_s`."""
-    if last_end is None or last_end <= times[-1]:
-        step = float(np.median(np.diff(times))) if len(times) > 1 else 1 / 25
-        last_end = times[-1] + (step if step > 0 else 1 / 25)
-    if end_s is not None:
-        last_end = min(last_end, max(end_s, times[-1] + 1e-6))
-    return float(last_end)
-
-
-def packet_times(path: str | Path, *, start_s: float | None, end_s: float | None) -> np.ndarray | None:
-    """Frame times (+ end) of a span from packet timestamps alone, in presentation order.
-
-    Returns None when some packet has no timestamp (raw streams): then only decoding can tell.
-    Every packet counts as a frame, including one the decoder would reject.
-    """
-    start = float(start_s or 0.0)
-    found = _span_packets(path, start, end_s, seek=start > 0)
-    if found is not None and start > 0 and found[2] > start + 1e-6:
-        found = _span_packets(path, start, end_s, seek=False)  # the seek overshot (MPEG-TS with B-frames)
-    if found is None or not found[0]:
-        return None
-    pts, ends, _ = found
-    order = np.argsort(pts, kind="stable")
-    times = np.asarray(pts)[order]
-    last_end = float(np.asarray(ends)[order][-1])
-    end = _end_time(times.tolist(), None if math.isnan(last_end) else last_end, end_s)
-    return np.asarray([*times.tolist(), end], np.float64)
-
-
-def _span_packets(
-    path: str | Path, start: float, end_s: float | None, *, seek: bool
-) -> tuple[list[float], list[float], float] | None:
-    """Packet times in [start, end_s), their ends, and the time of the first keyframe read."""
-    pts: list[float] = []
-    ends: list[float] = []
-    first_key = math.inf
-    with open_video(path) as (container, vs):
-        tb = vs.time_base
-        if tb is None:
-            return None
-        if seek:
-            try:
-                container.seek(int(start / tb), stream=vs, backward=True, any_frame=False)
-            except av.error.FFmpegError:
-                container.seek(0)
-        for packet in container.demux(vs):
-            if not packet.size:
-                continue
-            if packet.pts is None:
-                return None
-            t = float(packet.pts * tb)
-            if packet.is_keyframe:
-                first_key = min(first_key, t)
-            if t < start - 1e-6 or (end_s is not None and t >= end_s - 1e-6):
-                continue
-            pts.append(t)
-            ends.append(t + float(packet.duration * tb) if packet.duration else math.nan)
-    return pts, ends, first_key
-
-
-def frames_before(path: str | Path, t: float) -> int:
-    """How many frames a file shows before time `t` (counted from packets, without decoding)."""
-    n = 0
-    with open_video(path) as (container, vs):
-        tb = vs.time_base
-        for packet in container.demux(vs):
-            if packet.dts is not None and float(packet.dts * tb) >= t - 1e-6:
-                break  # a packet is shown no earlier than it is decoded: none of the rest comes before t
-            if packet.size and packet.pts is not None and float(packet.pts * tb) < t - 1e-6:
-                n += 1
-    return n
-
-
-def nominal_fps(path: str | Path) -> float:
-    """The stream's average (else guessed) frame rate; 25 when the file gives none."""
-    with open_video(path) as (_, vs):
-        rate = vs.average_rate or vs.guessed_rate
-        return float(rate) if rate else 25.0
 
 
 def scan(

@@ -19,7 +19,7 @@ from vidcurate.io.decode import Decoded
 from vidcurate.stages.split.spans import Boundary
 
 if TYPE_CHECKING:
-    from vidcurate.stages.split import SplitConfig
+    from vidcurate.stages.split.config import SplitConfig
 
 WINDOW, STEP, CONTEXT = 100, 50, 25
 HEIGHT, WIDTH = 27, 48

@@ -10,19 +10,19 @@ one row marks only that row, with the calls it made still counted in `llm_usage`
 from __future__ import annotations
 
 import asyncio
-import weakref
 from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import pyarrow as pa
 
 from vidcurate.core import schema
-from vidcurate.core.errors import ConfigError, RowError
-from vidcurate.core.stage import Resources, Stage, StageConfig, _one_line, mark_error
+from vidcurate.core.errors import ConfigError, row_error
+from vidcurate.core.stage import Columns, Resources, Stage, StageContext
+from vidcurate.llm.media import FrameOptions
 from vidcurate.llm.options import LLMOptions
 from vidcurate.llm.template import PromptTemplate
-from vidcurate.llm.usage import COLUMN, Tally, Usage, append_entry, log
+from vidcurate.llm.usage import COLUMN, USAGE_COLUMNS, Tally, Usage, append_entry, log
 
 if TYPE_CHECKING:
     from vidcurate.llm.client import ChatClient, EventLoopThread
@@ -60,46 +60,54 @@ class _Runtime:
                 self.cache.close()
 
 
-class LLMStage(Stage):
+L = TypeVar("L", bound=LLMOptions)
+
+
+class LLMStage(Stage[L]):
     """Runs `handle` for every row of a batch, `concurrency` requests at a time."""
 
-    Config: ClassVar[type[StageConfig]] = LLMOptions
     resources: ClassVar[Resources] = Resources(cpus=1.0)
-    prompt_default: ClassVar[str] = ""
+    reads_media: ClassVar[bool] = False
+    columns: ClassVar[Columns] = USAGE_COLUMNS  # every LLM stage appends what it cost to `llm_usage`
 
-    def __init__(self, config: StageConfig | None = None) -> None:
+    def __init__(self, config: L | None = None) -> None:
         super().__init__(config)
         self.usage = Usage()
         self._rt: _Runtime | None = None
-        ref = getattr(self.config, "prompt", None) or self.prompt_default
-        self.template: PromptTemplate | None = PromptTemplate.load(ref) if ref else None
+        self.template: PromptTemplate | None = PromptTemplate.load(self.config.prompt) if self.config.prompt else None
 
     @property
-    def options(self) -> LLMOptions:
-        return self.config  # type: ignore[return-value]
+    def options(self) -> L:
+        return self.config
 
     def required_columns(self) -> tuple[str, ...]:
         extra = self.template.fields() if self.template is not None else ()
         return tuple(dict.fromkeys((*self.requires, *extra)))
 
-    def setup(self) -> None:
+    def output_columns(self) -> Columns:
+        return {**USAGE_COLUMNS, **type(self).columns}
+
+    def threads(self) -> int:
+        """Threads for blocking work around requests (decoding frames)."""
+        return 2
+
+    def setup(self, ctx: StageContext | None = None) -> None:
+        super().setup(ctx)
         if self._rt is None:
-            threads = int(getattr(self.config, "decode_threads", 2))
             try:
-                self._rt = _Runtime(self.options, self.usage, threads)
+                self._rt = _Runtime(self.options, self.usage, self.threads())
             except ImportError as e:
                 raise ConfigError(
                     f"stage '{self.name}' needs httpx ({e.name or e}): pip install 'vidcurate[llm]'"
                 ) from None
-            self._finalizer = weakref.finalize(self, self._rt.close)
             # rows holding prepared requests (e.g. encoded frames): bounds memory per batch
             self._prepared = asyncio.Semaphore(2 * self.options.concurrency)
 
-    def close(self) -> None:
-        """Release the loop thread, connections and cache (also done when the stage is collected)."""
-        if self._rt is not None:
-            self._rt = None
-            self._finalizer()
+    def teardown(self) -> None:
+        """Release the loop thread, connections and cache."""
+        rt, self._rt = self._rt, None
+        if rt is not None:
+            rt.close()
 
     @property
     def client(self) -> ChatClient:
@@ -120,8 +128,8 @@ class LLMStage(Stage):
         return {}
 
     def process(self, batch: pa.Table) -> pa.Table:
-        self.setup()
-        assert self._rt is not None
+        if self._rt is None:
+            raise RuntimeError(f"{self.name}: setup() was not called (use `with stage.running(): ...`)")
         rows = batch.to_pylist()
         before = (self.usage.calls, self.usage.cache_hits)
         out = self._rt.loop.run(self._all(rows))
@@ -132,7 +140,7 @@ class LLMStage(Stage):
             self.usage.calls - before[0],
             self.usage.cache_hits - before[1],
         )
-        return schema.from_rows(out, like=batch.schema)
+        return schema.from_rows(out, like=batch.schema, types=self.output_columns())
 
     async def _all(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         tasks = [asyncio.ensure_future(self._one(r)) for r in rows]
@@ -144,7 +152,9 @@ class LLMStage(Stage):
                 for p in pending:
                     p.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
-                raise t.exception()  # type: ignore[misc]
+                exc = t.exception()
+                assert exc is not None
+                raise exc
         return [t.result() for t in tasks]
 
     async def _one(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -152,14 +162,10 @@ class LLMStage(Stage):
         self.usage.rows += 1
         try:
             cols = await self.handle(row, tally)
-        except ConfigError:
-            raise
-        except RowError as e:
+        except Exception as e:  # a bad answer, or a bug: keep the row, say what happened
+            err = row_error(self.name, e)  # a config error or an environment fault stops the stage
             self.usage.failed_rows += 1
-            cols = {**self.empty_columns(), **mark_error(self.name, e.kind, e.message)}
-        except Exception as e:  # a bug or an unforeseen answer: keep the row, say what happened
-            self.usage.failed_rows += 1
-            cols = {**self.empty_columns(), **mark_error(self.name, type(e).__name__, _one_line(e))}
+            cols = {**self.empty_columns(), **err}
         entry = tally.entry(self.name, self.options.model)
         return {**row, **cols, COLUMN: append_entry(row.get(COLUMN), entry)}
 
@@ -172,8 +178,7 @@ class LLMStage(Stage):
     async def send(self, msgs: list[dict[str, Any]], tally: Tally, model: type[Any] | None) -> Any:
         if model is None:
             return (await self.client.chat(msgs, tally=tally)).content
-        mode = getattr(self.config, "response_format", "auto")
-        return await self.client.chat_model(msgs, model, tally=tally, mode=mode)
+        return await self.client.chat_model(msgs, model, tally=tally, mode=self.config.response_format)
 
     def messages(self, row: dict[str, Any], media: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
         """System + user messages from the template; media parts go before the text (Qwen-VL order)."""
@@ -189,17 +194,25 @@ class LLMStage(Stage):
         return msgs
 
 
-class VisionStage(LLMStage):
+F = TypeVar("F", bound=FrameOptions)
+
+
+class VisionStage(LLMStage[F]):
     """An LLM stage that shows the model the row's video (config: `FrameOptions`).
 
     Decoding runs on a small thread pool; at most 2 x `concurrency` rows hold encoded frames at
     once, so memory stays bounded whatever the batch size.
     """
 
+    reads_media: ClassVar[bool] = True
+
+    def threads(self) -> int:
+        return self.config.decode_threads
+
     async def media(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         from vidcurate.llm import media as md
 
-        opts: md.FrameOptions = self.config  # type: ignore[assignment]
+        opts = self.config
         if opts.video_input == "video_url":
             return md.media_parts([md.video_url(row, opts)], opts, video=True)
         urls = await self.in_thread(md.frame_urls, row, opts)

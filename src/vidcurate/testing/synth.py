@@ -3,24 +3,37 @@
 Real footage never tells you where the cuts *are*; these clips do. Each generator draws frames with
 numpy/OpenCV from a seeded RNG (so the same call gives byte-identical frames), encodes them with the
 bundled ffmpeg, and returns a `SynthVideo` whose ``truth`` says what a correct stage must find.
-The test-suite and ``make demo`` both use them, which is why this module ships in the package.
+The test-suite, the benchmarks and ``make demo`` use them (`vidcurate.testing`).
 
 Sizes are ``(width, height)`` like ffmpeg's ``-s``; frames are ``(H, W, 3)`` uint8 RGB.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import cv2
 import numpy as np
 
-from vidcurate.io.ffmpeg import FrameWriter, codec_args, run_ffmpeg
-from vidcurate.io.manifest import atomic_path
+from vidcurate.io.ffmpeg import run_ffmpeg
+from vidcurate.io.fs import atomic_path
+from vidcurate.testing.frames import (
+    COUNTER_BITS,
+    PALETTE,
+    RGB,
+    PathLike,
+    Size,
+    SynthVideo,
+    check_size,
+    counter_frame,
+    encode,
+    nearest_palette,
+    read_counter,
+    smooth_noise,
+    textured_background,
+)
+from vidcurate.testing.text import drawtext, text
 
 __all__ = [
     "COUNTER_BITS",
@@ -40,118 +53,6 @@ __all__ = [
     "text",
     "vfr",
 ]
-
-PathLike = str | os.PathLike[str]
-RGB = tuple[int, int, int]
-Size = tuple[int, int]
-
-# Well separated (pairwise RGB distance > 80) and away from 0/255, so mild texture never clips and the
-# per-frame mean colour of an encoded frame is unambiguously nearest to its own entry.
-PALETTE: dict[str, RGB] = {
-    "red": (200, 40, 40),
-    "green": (40, 170, 60),
-    "blue": (40, 60, 200),
-    "yellow": (220, 205, 50),
-    "magenta": (190, 50, 190),
-    "cyan": (40, 190, 200),
-    "orange": (235, 120, 30),
-    "gray": (128, 128, 128),
-}
-
-COUNTER_BITS = 16
-_COUNTER_COLS = 8  # 2 rows x 8 blocks = 16 bits, MSB first, in the top third of the frame
-_COUNTER_ROW_FRAC = 1 / 6  # each block row is 1/6 of the frame height
-
-_DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
-
-
-@dataclass(frozen=True)
-class SynthVideo:
-    """One generated file and its ground truth. ``fps`` is the nominal (for VFR: average) rate."""
-
-    path: Path
-    fps: float
-    num_frames: int
-    width: int
-    height: int
-    truth: dict[str, Any]
-
-    @property
-    def duration_s(self) -> float:
-        return float(self.truth.get("duration_s", self.num_frames / self.fps))
-
-
-# ----------------------------------------------------------------------------------------------- helpers
-
-
-def _check_size(size: Size) -> Size:
-    w, h = int(size[0]), int(size[1])
-    if w <= 0 or h <= 0 or w % 2 or h % 2:
-        raise ValueError(f"size must be a positive, even (width, height), got {size}")
-    return w, h
-
-
-def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: int) -> np.ndarray:
-    """Low-frequency texture in [-1, 1]: random values on a coarse grid, cubic-upsampled."""
-    gh, gw = h // cell + 3, w // cell + 3
-    small = rng.uniform(-1.0, 1.0, size=(gh, gw)).astype(np.float32)
-    big = cv2.resize(small, (gw * cell, gh * cell), interpolation=cv2.INTER_CUBIC)[:h, :w]
-    return big / max(float(np.abs(big).max()), 1e-6)
-
-
-def _textured_background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
-    """A muted, structured 'scene' (blocks + texture) whose red channel stays below ~160.
-
-    Kept dark-ish and red-poor so the bright yellow/red box of `moving_box` is trivially separable.
-    """
-    img = np.empty((h, w, 3), np.float32)
-    img[:] = (95, 115, 100)
-    for _ in range(7):
-        x0, y0 = int(rng.integers(0, w - 20)), int(rng.integers(0, h - 20))
-        x1, y1 = x0 + int(rng.integers(20, w // 2)), y0 + int(rng.integers(20, h // 2))
-        color = tuple(float(c) for c in rng.integers(55, 125, size=3))
-        cv2.rectangle(img, (x0, y0), (x1, y1), color, thickness=-1)
-    img += 22 * _smooth_noise(rng, h, w, 24)[..., None]
-    img += 8 * _smooth_noise(rng, h, w, 4)[..., None]
-    return np.clip(img, 0, 255).round().astype(np.uint8)
-
-
-def _encode(
-    path: PathLike,
-    frames: Iterable[np.ndarray],
-    *,
-    width: int,
-    height: int,
-    fps: float,
-    codec: str,
-    crf: int | None,
-    gop: int | None = None,
-    bframes: int | None = None,
-    extra_args: Sequence[str] = (),
-) -> int:
-    n = 0
-    with FrameWriter(
-        path, width, height, fps, codec=codec, crf=crf, gop=gop, bframes=bframes, extra_args=extra_args
-    ) as writer:
-        for frame in frames:
-            writer.write(frame)
-            n += 1
-    return n
-
-
-def _filter_escape(value: str) -> str:
-    """Escape a filter option value for an ffmpeg filtergraph (option level, then graph level)."""
-    v = value.replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\:")
-    return "".join("\\" + ch if ch in "\\'[],;" else ch for ch in v)
-
-
-def nearest_palette(rgb: Sequence[float], colors: Sequence[Sequence[int]] | None = None) -> int:
-    """Index of the palette colour (or of ``colors``) nearest to ``rgb`` — how tests classify frames."""
-    pal = np.asarray(list(PALETTE.values()) if colors is None else colors, np.float64)
-    return int(np.argmin(((pal - np.asarray(rgb, np.float64)) ** 2).sum(axis=1)))
-
-
-# ------------------------------------------------------------------------------------------- generators
 
 
 def scenes(
@@ -174,7 +75,7 @@ def scenes(
     perfectly flat (flat frames flatter scene detectors and some codecs) yet each frame's mean colour
     stays within a few levels of its scene colour. ``noise=False`` gives exactly flat colours.
     """
-    w, h = _check_size(size)
+    w, h = check_size(size)
     cut_list = sorted(int(c) for c in cuts)
     if len(set(cut_list)) != len(cut_list) or any(not 0 < c < num_frames for c in cut_list):
         raise ValueError(f"cuts must be distinct frame indices in (0, {num_frames}), got {cuts}")
@@ -188,7 +89,7 @@ def scenes(
     if len(scene_colors) < len(starts):
         raise ValueError(f"{len(starts)} scenes need {len(starts)} colors, got {len(scene_colors)}")
     rng = np.random.default_rng(seed)
-    tex = 9 * _smooth_noise(rng, h, w + num_frames, 20)  # wide, so scrolling never wraps
+    tex = 9 * smooth_noise(rng, h, w + num_frames, 20)  # wide, so scrolling never wraps
 
     def frames() -> Iterator[np.ndarray]:
         scene = 0
@@ -202,7 +103,7 @@ def scenes(
                 img += rng.normal(0.0, 1.5, size=(h, w, 1)).astype(np.float32)
             yield np.clip(img, 0, 255).round().astype(np.uint8)
 
-    _encode(path, frames(), width=w, height=h, fps=fps, codec=codec, crf=crf, gop=gop)
+    encode(path, frames(), width=w, height=h, fps=fps, codec=codec, crf=crf, gop=gop)
     names = {v: k for k, v in PALETTE.items()}
     truth = {
         "cuts": cut_list,
@@ -234,7 +135,7 @@ def moving_box(
     The path is centred in the frame and must fit entirely (no wrap-around, which would fake a jump).
     truth["positions"] lists the box's top-left corner per frame.
     """
-    w, h = _check_size(size)
+    w, h = check_size(size)
     if direction not in _DIRECTIONS:
         raise ValueError(f"direction must be one of {sorted(_DIRECTIONS)}, got {direction!r}")
     dx, dy = _DIRECTIONS[direction]
@@ -246,7 +147,7 @@ def moving_box(
             f"only {room}px fit — lower num_frames or speed_px"
         )
     rng = np.random.default_rng(seed)
-    bg = _textured_background(rng, w, h)
+    bg = textured_background(rng, w, h)
     yy, xx = np.mgrid[0:box, 0:box]
     checker = ((yy // 8 + xx // 8) % 2).astype(bool)
     patch = np.where(checker[..., None], np.uint8([250, 220, 0]), np.uint8([240, 30, 30])).astype(np.uint8)
@@ -261,7 +162,7 @@ def moving_box(
             img[y : y + box, x : x + box] = patch
             yield img
 
-    _encode(path, frames(), width=w, height=h, fps=fps, codec=codec, crf=crf)
+    encode(path, frames(), width=w, height=h, fps=fps, codec=codec, crf=crf)
     truth = {
         "direction": direction,
         "speed_px": speed_px,
@@ -283,85 +184,10 @@ def static(
     seed: int = 0,
 ) -> SynthVideo:
     """The same textured frame repeated: zero motion, for motion/duplicate filters to reject."""
-    w, h = _check_size(size)
-    bg = _textured_background(np.random.default_rng(seed), w, h)
-    _encode(path, (bg for _ in range(num_frames)), width=w, height=h, fps=fps, codec=codec, crf=crf)
+    w, h = check_size(size)
+    bg = textured_background(np.random.default_rng(seed), w, h)
+    encode(path, (bg for _ in range(num_frames)), width=w, height=h, fps=fps, codec=codec, crf=crf)
     return SynthVideo(Path(path), float(fps), num_frames, w, h, {"motion": 0.0})
-
-
-def _text_layout(txt: str, w: int, h: int) -> tuple[float, int]:
-    """Font scale/thickness so ``txt`` spans ~85% of the width without exceeding ~30% of the height."""
-    thickness = max(2, round(h / 80))
-    (tw, th), _ = cv2.getTextSize(txt, cv2.FONT_HERSHEY_SIMPLEX, 1.0, thickness)
-    scale = min(0.85 * w / max(tw, 1), 0.3 * h / max(th, 1))
-    return scale, thickness
-
-
-def text(
-    path: PathLike,
-    *,
-    text: str = "HELLO WORLD",
-    num_frames: int = 48,
-    fps: float = 24,
-    size: Size = (320, 240),
-    codec: str = "libx264",
-    crf: int | None = None,
-) -> SynthVideo:
-    """Large dark ``text`` centred on a light background, identical on every frame (an OCR target).
-
-    truth["bbox"] is ``[x0, y0, x1, y1]`` (exclusive end) of the pixels the text actually inked.
-    """
-    w, h = _check_size(size)
-    scale, thickness = _text_layout(text, w, h)
-    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    img = np.full((h, w, 3), 235, np.uint8)
-    org = ((w - tw) // 2, (h + th) // 2)
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (15, 15, 15), thickness, cv2.LINE_AA)
-    ys, xs = np.nonzero(img[..., 0] < 200)
-    bbox = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
-    _encode(path, (img for _ in range(num_frames)), width=w, height=h, fps=fps, codec=codec, crf=crf)
-    return SynthVideo(Path(path), float(fps), num_frames, w, h, {"text": text, "bbox": bbox})
-
-
-def _default_font() -> tuple[str, str]:
-    """('fontfile', path) for DejaVu Sans Bold when installed, else ('font', fontconfig pattern)."""
-    for name in ("DejaVuSans-Bold.ttf", "DejaVuSans.ttf"):
-        if (_DEJAVU_DIR / name).is_file():
-            return "fontfile", str(_DEJAVU_DIR / name)
-    return "font", "Sans:style=Bold"
-
-
-def drawtext(
-    path: PathLike,
-    *,
-    text: str = "VIDCURATE 2026",
-    num_frames: int = 48,
-    fps: float = 24,
-    size: Size = (320, 240),
-    fontsize: int | None = None,
-    fontfile: PathLike | None = None,
-    codec: str = "libx264",
-    crf: int | None = None,
-) -> SynthVideo:
-    """Text rendered by ffmpeg's drawtext (a real TrueType font, unlike OpenCV's Hershey strokes).
-
-    Uses ``fontfile`` if given, else DejaVu Sans Bold from /usr/share/fonts, else fontconfig's "Sans".
-    """
-    w, h = _check_size(size)
-    if fontsize is None:  # bold DejaVu caps advance ~0.72 em; keep the line inside ~90% of the width
-        fontsize = max(8, min(h // 7, int(0.9 * w / (0.72 * max(len(text), 1)))))
-    font_key, font_val = ("fontfile", str(fontfile)) if fontfile is not None else _default_font()
-    vf = (
-        f"drawtext={font_key}={_filter_escape(font_val)}:text={_filter_escape(text)}:expansion=none"
-        f":fontsize={fontsize}:fontcolor=0x141414:x=(w-text_w)/2:y=(h-text_h)/2"
-    )
-    out = Path(path)
-    with atomic_path(out, keep_suffix=True) as tmp:
-        src = ["-f", "lavfi", "-i", f"color=c=0xEBEBEB:s={w}x{h}:r={fps}"]
-        enc = [*codec_args(codec, crf, None), "-g", str(max(1, round(2 * fps))), "-pix_fmt", "yuv420p"]
-        run_ffmpeg(["-y", *src, "-vf", vf, "-frames:v", str(num_frames), "-an", *enc, str(tmp)])
-    truth = {"text": text, "fontsize": fontsize, font_key: font_val}
-    return SynthVideo(out, float(fps), num_frames, w, h, truth)
 
 
 def black(
@@ -376,15 +202,15 @@ def black(
     seed: int = 0,
 ) -> SynthVideo:
     """All-black frames, or black only within the half-open ``black_ranges`` (else a textured scene)."""
-    w, h = _check_size(size)
+    w, h = check_size(size)
     ranges = [(0, num_frames)] if black_ranges is None else [(int(a), int(b)) for a, b in black_ranges]
     is_black = np.zeros(num_frames, bool)
     for a, b in ranges:
         is_black[max(a, 0) : min(b, num_frames)] = True
     blank = np.zeros((h, w, 3), np.uint8)
-    scene = _textured_background(np.random.default_rng(seed), w, h) if not is_black.all() else blank
+    scene = textured_background(np.random.default_rng(seed), w, h) if not is_black.all() else blank
     frames = (blank if is_black[i] else scene for i in range(num_frames))
-    _encode(path, frames, width=w, height=h, fps=fps, codec=codec, crf=crf)
+    encode(path, frames, width=w, height=h, fps=fps, codec=codec, crf=crf)
     truth = {
         "black_frames": [int(i) for i in np.flatnonzero(is_black)],
         "black_ranges": [list(r) for r in ranges],
@@ -404,68 +230,14 @@ def noise(
     seed: int = 0,
 ) -> SynthVideo:
     """Independent uniform RGB noise per frame: worst case for codecs, garbage for every quality score."""
-    w, h = _check_size(size)
+    w, h = check_size(size)
     rng = np.random.default_rng(seed)
     frames = (rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8) for _ in range(num_frames))
-    _encode(path, frames, width=w, height=h, fps=fps, codec=codec, crf=crf)
+    encode(path, frames, width=w, height=h, fps=fps, codec=codec, crf=crf)
     return SynthVideo(Path(path), float(fps), num_frames, w, h, {"seed": seed, "noise": "uniform"})
 
 
 # ---------------------------------------------------------------------------------------------- counter
-
-
-def _block_rect(r: int, c: int, w: int, h: int) -> tuple[int, int, int, int]:
-    x0, x1 = round(c * w / _COUNTER_COLS), round((c + 1) * w / _COUNTER_COLS)
-    y0, y1 = round(r * h * _COUNTER_ROW_FRAC), round((r + 1) * h * _COUNTER_ROW_FRAC)
-    return x0, y0, x1, y1
-
-
-def _counter_frame(index: int, w: int, h: int, bottom: RGB | None = None) -> np.ndarray:
-    """Index as 16 black/white blocks (top third) over either a drawn number or a solid ``bottom``."""
-    img = np.empty((h, w, 3), np.uint8)
-    img[:] = (200, 200, 200) if bottom is None else bottom
-    rows = COUNTER_BITS // _COUNTER_COLS
-    for k in range(COUNTER_BITS):
-        bit = (index >> (COUNTER_BITS - 1 - k)) & 1
-        x0, y0, x1, y1 = _block_rect(k // _COUNTER_COLS, k % _COUNTER_COLS, w, h)
-        img[y0:y1, x0:x1] = 255 if bit else 0
-    if bottom is None:
-        label = str(index)
-        band_top = round(rows * h * _COUNTER_ROW_FRAC)
-        band_h = h - band_top
-        thickness = max(2, round(h / 60))
-        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 1.0, thickness)
-        scale = min(0.8 * w / tw, 0.5 * band_h / th)
-        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-        org = ((w - tw) // 2, band_top + (band_h + th) // 2)
-        cv2.putText(img, label, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA)
-    return img
-
-
-def read_counter(frame_rgb: np.ndarray) -> int:
-    """Decode the frame index drawn by `counter` (or `vfr`) from a decoded RGB frame.
-
-    Samples the middle of each block by *relative* position, so a proportionally resized frame reads
-    the same. Raises ValueError when a block is neither clearly black nor clearly white (not a counter
-    frame, or badly damaged).
-    """
-    if frame_rgb.ndim not in (2, 3):
-        raise ValueError(f"expected an (H, W[, 3]) image, got shape {frame_rgb.shape}")
-    gray = frame_rgb.astype(np.float32)
-    if gray.ndim == 3:
-        gray = gray.mean(axis=2)
-    h, w = gray.shape
-    half = max(1, int(min(w / _COUNTER_COLS, h * _COUNTER_ROW_FRAC) * 0.2))
-    value = 0
-    for k in range(COUNTER_BITS):
-        r, c = divmod(k, _COUNTER_COLS)
-        cx = int((c + 0.5) * w / _COUNTER_COLS)
-        cy = int((r + 0.5) * h * _COUNTER_ROW_FRAC)
-        v = float(gray[max(cy - half, 0) : cy + half + 1, max(cx - half, 0) : cx + half + 1].mean())
-        if 70.0 < v < 185.0:
-            raise ValueError(f"counter block {k} is ambiguous (mean level {v:.0f}); not a counter frame?")
-        value = (value << 1) | int(v >= 128.0)
-    return value
 
 
 def counter(
@@ -483,11 +255,11 @@ def counter(
     Any decoded frame tells which source frame it is via `read_counter`, so dropped, duplicated or
     mis-seeked frames show up directly.
     """
-    w, h = _check_size(size)
+    w, h = check_size(size)
     if num_frames > 2**COUNTER_BITS:
         raise ValueError(f"counter encodes at most {2**COUNTER_BITS} frames, got {num_frames}")
-    frames = (_counter_frame(i, w, h) for i in range(num_frames))
-    _encode(path, frames, width=w, height=h, fps=fps, codec=codec, crf=crf, gop=gop)
+    frames = (counter_frame(i, w, h) for i in range(num_frames))
+    encode(path, frames, width=w, height=h, fps=fps, codec=codec, crf=crf, gop=gop)
     return SynthVideo(Path(path), float(fps), num_frames, w, h, {"num_frames": num_frames})
 
 
@@ -516,7 +288,7 @@ def vfr(
     duplicates frames); B-frames are off to keep decode order = presentation order. Exact timestamps
     need mp4/mov (90 kHz track timescale); mkv stores milliseconds.
     """
-    w, h = _check_size(size)
+    w, h = check_size(size)
     col_a, col_b = colors if colors is not None else (PALETTE["blue"], PALETTE["orange"])
     da, db = round(_VFR_TIMESCALE / fps_a), round(_VFR_TIMESCALE / fps_b)  # frame durations in ticks
     n = frames_a + frames_b
@@ -525,8 +297,8 @@ def vfr(
     extra = ["-vf", f"settb=1/{_VFR_TIMESCALE},setpts={expr}", "-fps_mode", "passthrough"]
     if Path(path).suffix.lower() in (".mp4", ".mov", ".m4v"):
         extra += ["-video_track_timescale", str(_VFR_TIMESCALE)]
-    frames = (_counter_frame(i, w, h, bottom=col_a if i < frames_a else col_b) for i in range(n))
-    _encode(path, frames, width=w, height=h, fps=fps_a, codec="libx264", crf=crf, bframes=0, extra_args=extra)
+    frames = (counter_frame(i, w, h, bottom=col_a if i < frames_a else col_b) for i in range(n))
+    encode(path, frames, width=w, height=h, fps=fps_a, codec="libx264", crf=crf, bframes=0, extra_args=extra)
     duration = (frames_a * da + frames_b * db) / _VFR_TIMESCALE
     truth = {
         "pts_s": [t / _VFR_TIMESCALE for t in ticks],

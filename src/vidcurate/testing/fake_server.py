@@ -15,18 +15,15 @@ It answers deterministically, injects faults on request, and counts what it sees
 - `block()` holds every new request (they are never answered) until `unblock()`; a client that
   goes away while its request waits is noticed, the way vLLM aborts a disconnected request.
 
-Run standalone: `python -m vidcurate.llm.fake_server --port 8000 --latency 0.2`.
+Run standalone: `python -m vidcurate.testing.fake_server --port 8000 --latency 0.2`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import hashlib
-import itertools
 import json
-import re
 import socket
 import struct
 import threading
@@ -36,105 +33,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 
-FAULT = re.compile(r"\[\[fault:([a-z0-9_*,]+)\]\]")
-KINDS = {"429", "500", "503", "400", "slow", "badjson", "truncated", "reset", "badcontent", "empty", "hang"}
-_CAPTION = re.compile(r"^Caption: (.*)$", re.MULTILINE)
-_MOVING = re.compile(r"\b(runs?|running|walks?|walking|moves?|moving|drives?|driving|flies|flying|jumps?|"
-                     r"jumping|chases?|chasing|swims?|swimming|rolls?|rolling|pans?|panning|dances?|dancing)\b",
-                     re.IGNORECASE)  # fmt: skip
-_AGENTS = {"man", "woman", "person", "child", "dog", "cat", "bird", "horse", "car", "robot", "people", "boy", "girl"}
-_THINGS = {"ball", "tree", "table", "chair", "road", "building", "house", "cup", "box", "rock", "bench", "wall"}
-
-
-@dataclass
-class Request:
-    """What the server saw in one chat request."""
-
-    body: dict[str, Any]
-    authorization: str | None
-    texts: list[str]
-    images: list[tuple[int, int]]  # (width, height) per image
-    counters: list[int | None]  # frame index drawn by synth.counter, per image
-    videos: list[str]
-    change: float = 0.0  # largest mean absolute difference between consecutive images (0-255)
-    root: str = ""  # hash of the conversation up to the first user message
-    fault: str | None = None
-    attempt: int = 0
-
-    @property
-    def json_mode(self) -> bool:
-        return "response_format" in self.body or "JSON" in "\n".join(self.texts)
-
-    @property
-    def caption(self) -> str:
-        text = "\n".join(self.texts)
-        found = _CAPTION.findall(text)
-        return found[-1].strip() if found else text.strip()
-
-
-def parse_faults(spec: str) -> list[str]:
-    """`429*2,500` -> ['429', '429', '500']."""
-    out: list[str] = []
-    for item in filter(None, spec.split(",")):
-        kind, _, n = item.partition("*")
-        if kind not in KINDS:
-            raise ValueError(f"unknown fault '{kind}' (known: {', '.join(sorted(KINDS))})")
-        out += [kind] * (int(n) if n else 1)
-    return out
-
-
-def default_answer(req: Request) -> str:
-    """Deterministic answers: frame facts for images, verdicts for JSON questions, a rewrite otherwise."""
-    if req.json_mode:
-        text = "\n".join(req.texts)
-        if "non_agents" in text:
-            words = re.findall(r"[a-z]+", req.caption.lower())
-            return json.dumps(
-                {"agents": [w for w in words if w in _AGENTS], "non_agents": [w for w in words if w in _THINGS]}
-            )
-        if req.images:
-            moving = req.change > 2.0
-            reason = f"the frames change (mean difference {req.change:.1f})" if moving else "the frames do not change"
-            return json.dumps({"is_dynamic": moving, "reason": reason})
-        m = _MOVING.search(req.caption)
-        reason = f"something is {m.group(0)}" if m else "nothing in the caption moves"
-        return json.dumps({"is_dynamic": bool(m), "reason": reason})
-    if req.images:
-        w, h = req.images[0]
-        idx = " ".join("?" if c is None else str(c) for c in req.counters)
-        return f"The video shows {len(req.images)} frames of {w}x{h} with counters {idx}."
-    if req.videos:
-        return f"In this video, the file {req.videos[0]} plays."
-    return f"{req.caption} Rewritten."
-
-
-def _image(url: str) -> np.ndarray | None:
-    payload = url.partition(",")[2]
-    img = cv2.imdecode(np.frombuffer(base64.b64decode(payload), np.uint8), cv2.IMREAD_COLOR)
-    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-def _counter(img: np.ndarray | None) -> int | None:
-    from vidcurate.synth import read_counter
-
-    if img is None:
-        return None
-    try:
-        return read_counter(img)
-    except ValueError:
-        return None
-
-
-def _change(imgs: list[np.ndarray | None]) -> float:
-    diffs = [
-        float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
-        for a, b in itertools.pairwise(imgs)
-        if a is not None and b is not None and a.shape == b.shape
-    ]
-    return max(diffs, default=0.0)
+from vidcurate.testing.fake_llm import (
+    FAULT,
+    Request,
+    counter_of,
+    decode_image,
+    default_answer,
+    image_change,
+    parse_faults,
+)
 
 
 def _http(status: int, body: bytes, headers: dict[str, str] | None = None) -> bytes:
@@ -398,7 +307,7 @@ class FakeServer:
                 if p.get("type") == "text":
                     texts.append(p["text"])
                 elif p.get("type") == "image_url":
-                    decoded.append(_image(p["image_url"]["url"]))
+                    decoded.append(decode_image(p["image_url"]["url"]))
                 elif p.get("type") == "video_url":
                     videos.append(p["video_url"]["url"])
         root = hashlib.sha1(json.dumps([body.get("model"), messages[:root_end]], sort_keys=True).encode()).hexdigest()
@@ -409,8 +318,8 @@ class FakeServer:
             plan += parse_faults(spec)
         fault = plan[attempt] if attempt < len(plan) else None
         sizes = [(0, 0) if d is None else (int(d.shape[1]), int(d.shape[0])) for d in decoded]
-        counters = [_counter(d) for d in decoded]
-        return Request(body, authorization, texts, sizes, counters, videos, _change(decoded), root, fault, attempt)
+        counters = [counter_of(d) for d in decoded]
+        return Request(body, authorization, texts, sizes, counters, videos, image_change(decoded), root, fault, attempt)
 
     def _completion(self, req: Request, content: str) -> bytes:
         prompt_tokens = sum(len(t.split()) for t in req.texts) + 85 * len(req.images)

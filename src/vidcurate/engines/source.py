@@ -1,0 +1,162 @@
+"""The input of a run, sharded into `00-source/part-*.parquet`, with a fingerprint per shard.
+
+A folder is scanned (`io.ingest`); a manifest (Parquet, CSV, JSONL) is streamed. Rows are
+regrouped into shards of `shard_size` rows. Two fingerprints decide what a rerun redoes:
+
+* the *layout*: the ids and paths of all rows, in order. Rows added, removed or reordered move
+  every shard boundary, so every shard of every stage is redone.
+* per shard, its *content*: every column of its rows, plus each media file's size and mtime when
+  a stage of the recipe reads media. A video replaced or repaired in place changes only its shard's
+  fingerprint: that shard is re-probed and re-processed, the others resume.
+
+Unchanged source parts are not rewritten. Ids must be unique (they name clip files later).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vidcurate.core import schema
+from vidcurate.core.errors import ConfigError
+from vidcurate.engines.shard import write_part
+from vidcurate.io import ingest
+from vidcurate.io import manifest as mio
+from vidcurate.io.runfolder import RunFolder, part_name
+
+MAX_AUTO_SHARD = 256
+
+
+@dataclass
+class SourceInfo:
+    """What the sharded input is: how many shards and rows, its columns, its fingerprints."""
+
+    shards: int
+    rows: int
+    columns: list[str]
+    layout: str
+    fingerprints: list[str]
+    shard_size: int
+
+
+def shard_input(src: Path, folder: RunFolder, *, workers: int, shard_size: int | None, stat_media: bool) -> SourceInfo:
+    """Write the input's shards (those that changed) and return what they are."""
+    d = folder.source()
+    if src.is_dir():
+        table = ingest.ingest_table(src)
+        batches: Iterator[pa.Table] = iter([table])
+        n_rows = table.num_rows
+    else:
+        n_rows = _count_rows(src)
+        batches = mio.iter_manifest(src)
+    old = d.read_meta() or {}
+    # no size asked for: keep the one this folder was sharded with (a rerun resumes), else pick one
+    size = (
+        shard_size
+        or int(old.get("shard_size") or 0)
+        or max(1, min(MAX_AUTO_SHARD, math.ceil(n_rows / (workers * 4)) or 1))
+    )
+    old_fps: list[str] = (old.get("shard_fingerprints") or []) if old.get("shard_size") == size else []
+    layout = hashlib.sha1()
+    fps: list[str] = []
+    cols: list[str] = ["id", "path"]
+    seen: dict[str, int] = {}
+    ids_seen: set[str] = set()
+    for i, piece in enumerate(_rechunk(batches, size)):
+        piece = schema.conform(mio.ensure_ids(piece, seen))
+        ids = piece.column("id").to_pylist()
+        for row_id in ids:
+            if row_id in ids_seen:
+                raise ConfigError(
+                    f"input {src}: id '{row_id}' appears more than once; ids must be unique "
+                    "(drop the id column to have stable ids derived from each row)"
+                )
+            ids_seen.add(row_id)
+        paths = piece.column("path").to_pylist()
+        layout.update(json.dumps([ids, paths]).encode())
+        fp = _content_fingerprint(piece, paths if stat_media else None)
+        fps.append(fp)
+        cols = piece.column_names
+        part = d.part(i)
+        if i >= len(old_fps) or old_fps[i] != fp or not part.exists():
+            write_part(piece, part)
+    for extra in range(len(fps), int(old.get("shards") or 0)):
+        d.drop_shard(extra)
+    if fps:
+        cols = pq.read_schema(d.part(0)).names
+    d.write_meta(
+        {
+            "stage": "source",
+            "input": str(src),
+            "complete": True,
+            "shards": len(fps),
+            "rows": n_rows,
+            "shard_size": size,
+            "layout": layout.hexdigest()[:16],
+            "shard_fingerprints": fps,
+        }
+    )
+    return SourceInfo(len(fps), n_rows, cols, layout.hexdigest()[:16], fps, size)
+
+
+def _content_fingerprint(table: pa.Table, paths: list[Any] | None) -> str:
+    """Every value of the shard, plus each media file's size and mtime when asked for."""
+    h = hashlib.sha1()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema.remove_metadata()) as w:
+        w.write_table(table.replace_schema_metadata(None))
+    h.update(sink.getvalue().to_pybytes())
+    for p in paths or ():
+        h.update(repr(_file_state(p)).encode())
+    return h.hexdigest()[:16]
+
+
+def _file_state(path: Any) -> tuple[int, int] | None:
+    if not isinstance(path, str) or "://" in path:
+        return None
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _rechunk(batches: Iterator[pa.Table], size: int) -> Iterator[pa.Table]:
+    """Regroup a stream of tables into tables of exactly `size` rows (the last may be short)."""
+    buf: list[pa.Table] = []
+    have = 0
+    for t in batches:
+        start = 0
+        while start < t.num_rows:
+            take = min(size - have, t.num_rows - start)
+            buf.append(t.slice(start, take))
+            have += take
+            start += take
+            if have == size:
+                yield schema.concat(buf)
+                buf, have = [], 0
+    if have:
+        yield schema.concat(buf)
+
+
+def _count_rows(src: Path) -> int:
+    if mio.manifest_format(src) == "parquet":
+        return int(pq.read_metadata(src).num_rows)
+    return sum(t.num_rows for t in mio.iter_manifest(src))
+
+
+def source_columns(folder: RunFolder) -> list[str]:
+    part = folder.source().part(0)
+    return pq.read_schema(part).names if part.exists() else ["id", "path"]
+
+
+__all__ = ["SourceInfo", "part_name", "shard_input", "source_columns"]
