@@ -25,11 +25,13 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m ruff check src tests bench
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check src tests bench
 	$(BIN)/python -m ruff format --check src tests bench
+	$(BIN)/python -m mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/manifest_bench.py

@@ -81,7 +81,7 @@ def bench_stage(url: str, table: pa.Table, concurrency: int, cache_path: Path) -
         out = stage.process(table)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
-        stage.close()
+        stage.teardown()
     errors = out.column("error").null_count if "error" in out.column_names else out.num_rows
     if "error" in out.column_names and errors != out.num_rows:
         raise SystemExit(f"{out.num_rows - errors} rows failed: {out.column('error').drop_null()[0]}")

@@ -27,13 +27,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from vidcurate.testing import synth
 from vidcurate.core import registry
 from vidcurate.io.decode import iter_frames
 from vidcurate.io.ffmpeg import ffmpeg_exe
 from vidcurate.io.probe import probe_file
 from vidcurate.stages.score import ScoreConfig, ScoreStage
-from vidcurate.stages.score.motion import MotionConfig, MotionStage
+from vidcurate.stages.score.motion import MotionConfig
+from vidcurate.testing import synth
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "videos"
@@ -141,7 +141,7 @@ def run(rows: list[dict[str, Any]]) -> None:
     if not h264:
         print("no H.264 clip: motion-vector path not measured")
         return
-    mv = MotionStage(MotionConfig(flow=False, vectors=True))
+    mv = registry.get("score.motion")(MotionConfig(flow=False, vectors=True))
     mv_s, mv_out = timed(mv, h264)
     mv_frames = sum(frames_total[r["id"]] for r in h264)
     got = sum(v is not None for v in mv_out.column("motion_mv_mean").to_pylist())

@@ -18,9 +18,10 @@ import pytest
 
 from vidcurate.core.errors import ConfigError
 from vidcurate.llm.cache import ResponseCache, cache_key
-from vidcurate.llm.client import ChatClient, LLMError, extract_json, retry_after_s
+from vidcurate.llm.client import ChatClient, LLMError, retry_after_s
 from vidcurate.llm.media import jpeg_data_url
 from vidcurate.llm.options import LLMOptions, cache_file
+from vidcurate.llm.structured import extract_json
 from vidcurate.llm.usage import Tally, Usage
 from vidcurate.stages.curate.motion import MotionVerdict
 from vidcurate.testing.fake_server import FakeServer, default_answer

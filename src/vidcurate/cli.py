@@ -17,8 +17,9 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Turn raw video collections into training data for video-language and video-generation models.",
 )
-err = Console(stderr=True)
-out = Console()
+# Piped output (a log, a CI job, grep) is not wrapped or truncated at 80 columns.
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 240)
+out = Console(width=None if sys.stdout.isatty() else 240)
 
 
 @app.command()

@@ -18,9 +18,6 @@ from vidcurate.report.html import write_report
 from vidcurate.report.summary import print_summary
 from vidcurate.testing import synth
 
-REPO = Path(__file__).resolve().parents[2]
-
-
 def build_corpus(videos: Path, shared: Path | None) -> int:
     """Synthetic clips under videos/synthetic, symlinks to the shared real videos under videos/real."""
     made = 0
@@ -52,8 +49,10 @@ def _broken_files(folder: Path, good: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default="demo-work", help="folder for the corpus and the run")
-    ap.add_argument("--recipe", default=str(REPO / "recipes" / "default.yaml"))
-    ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data" / "videos"))
+    ap.add_argument("--recipe", default="default", help="a recipe file, or a packaged recipe's name")
+    ap.add_argument(
+        "--shared", default=str(Path("..") / "shared" / "data" / "videos"), help="real videos to link in, if present"
+    )
     ap.add_argument("--workers", type=int, default=None)
     args = ap.parse_args(argv)
     console = Console()

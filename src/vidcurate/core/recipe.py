@@ -120,6 +120,7 @@ def parse_recipe(data: Any, source: str = "<memory>") -> Recipe:
     specs: list[StageSpec] = []
     exports: list[ExportSpec] = []
     for i, item in enumerate(raw_stages):
+        params: Any
         if isinstance(item, str):
             name, params = item, {}
         elif isinstance(item, dict) and len(item) == 1:

@@ -228,15 +228,15 @@ BUILTIN_DATASETS: dict[str, str] = {
 
 BUILTIN_MODELS: dict[str, str] = {}
 
+SINGLE_SCORER_STAGE = "vidcurate.stages.score.single:single_scorer_stage"  # makes `score.<scorer>` stages
+
 
 def _one_scorer_stage(name: str) -> Any:
     """`score.<scorer>`: the scorer as a stage of its own, for any registered scorer."""
     family, dot, scorer = name.partition(".")
     if family != "score" or not dot or scorer not in scorers:
         return None
-    from vidcurate.stages.score.single import single_scorer_stage
-
-    return single_scorer_stage(scorer)
+    return _import(SINGLE_SCORER_STAGE, f"stage '{name}'")(scorer)
 
 
 def _unknown_format(name: str, names: list[str]) -> str:

@@ -11,7 +11,7 @@ in a column) always agree. Unknown columns pass through untouched.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -186,7 +186,7 @@ def concat(tables: list[pa.Table]) -> pa.Table:
 
 
 def from_rows(
-    rows: list[Mapping[str, Any]], like: pa.Schema | None = None, types: Mapping[str, pa.DataType] | None = None
+    rows: Sequence[Mapping[str, Any]], like: pa.Schema | None = None, types: Mapping[str, pa.DataType] | None = None
 ) -> pa.Table:
     """Build a table from dict rows; known columns (and those in `types`) get their declared types."""
     names: dict[str, None] = {}

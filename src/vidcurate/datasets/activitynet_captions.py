@@ -22,10 +22,9 @@ class Options(BaseModel):
     ext: str = Field("mp4", description="video file extension (files are <key>.<ext>, key keeps its v_)")
 
 
-class ActivityNetCaptions(Converter):
+class ActivityNetCaptions(Converter[Options]):
     name = "activitynet-captions"
     description = "ActivityNet Captions dense captions (train.json, val_1.json, val_2.json; float-second spans)"
-    Options = Options
     patterns = ("train.json", "val_1.json", "val_2.json", "*.json")
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:

@@ -21,10 +21,9 @@ class Options(BaseModel):
     ext: str = Field("mp4", description="video file extension (files are v_<video_name>.<ext>)")
 
 
-class ActivityNetQA(Converter):
+class ActivityNetQA(Converter[Options]):
     name = "activitynet-qa"
     description = "ActivityNet-QA open-ended QA ({split}_q.json + {split}_a.json; videos v_<name>.mp4)"
-    Options = Options
     patterns = ("*_q.json", "*_a.json")
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,8 +63,14 @@ class Settings(BaseModel):
     limit: int | None = Field(None, ge=1, description="stop after this many rows")
 
 
-class Converter:
-    """Base class: find the annotation files, read records, turn each record into rows."""
+Opts = TypeVar("Opts", bound=BaseModel)
+
+
+class Converter(Generic[Opts]):
+    """Base class: find the annotation files, read records, turn each record into rows.
+
+    The options model is read from the type argument (`class NExTQA(Converter[Options])`).
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -79,9 +85,18 @@ class Converter:
     # Shared settings this converter uses beyond the common ones ("roots").
     uses: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, settings: Settings, options: BaseModel, issues: Issues) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "Options" not in cls.__dict__:
+            for base in getattr(cls, "__orig_bases__", ()):
+                args = [a for a in get_args(base) if isinstance(a, type) and issubclass(a, BaseModel)]
+                if get_origin(base) is not None and args:
+                    cls.Options = args[0]
+                    break
+
+    def __init__(self, settings: Settings, options: Opts, issues: Issues) -> None:
         self.settings = settings
-        self.opts = options
+        self.opts: Opts = options
         self.issues = issues
 
     # -- files --------------------------------------------------------------------------------
@@ -156,10 +171,10 @@ class Converter:
     # -- helpers for subclasses -----------------------------------------------------------------
 
     @staticmethod
-    def guard(base: Row, build: Callable[[], Row]) -> Row:
-        """``base`` (media, ids) plus what `build` returns; if the record is broken, an error row."""
+    def guard(base: Row, build: Callable[..., Row], *args: Any) -> Row:
+        """``base`` (media, ids) plus what ``build(*args)`` returns; if the record is broken, an error row."""
         try:
-            return {**base, **build()}
+            return {**base, **build(*args)}
         except KeyError as e:
             return {**base, **error_row("bad_record", f"missing field {e}")}
         except (RecordError, TypeError, ValueError, AttributeError, IndexError) as e:

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from vidcurate.core.errors import ConfigError
-from vidcurate.datasets.base import Converter, Row
+from vidcurate.datasets.base import Converter, NoOptions, Row
 from vidcurate.io.ingest import IMAGE_EXTS
 
 CATEGORY_DIR = "101_ObjectCategories"
 
 
-class Caltech101(Converter):
+class Caltech101(Converter[NoOptions]):
     name = "caltech101"
     description = "Caltech-101 image classification (the 101_ObjectCategories/<class>/ folder tree)"
     media = "image"

@@ -27,10 +27,9 @@ class Options(BaseModel):
     ext: str = Field("mp4", description="clip file extension (<youtube id>.<ext>)")
 
 
-class CinePile(Converter):
+class CinePile(Converter[Options]):
     name = "cinepile"
     description = "CinePile movie-clip multiple choice (parquet/csv; answer_key text + answer_key_position)"
-    Options = Options
     patterns = ("*.parquet", "*.csv")
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:

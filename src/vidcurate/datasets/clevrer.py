@@ -24,10 +24,9 @@ class Options(BaseModel):
     grouped: bool = Field(False, description="videos in video_00000-01000/ style folders of 1000")
 
 
-class Clevrer(Converter):
+class Clevrer(Converter[Options]):
     name = "clevrer"
     description = "CLEVRER QA (open-ended + multiple choice with all correct choices; train/validation/test.json)"
-    Options = Options
     patterns = ("train.json", "validation.json", "test.json", "*.json")
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:
@@ -57,7 +56,7 @@ class Clevrer(Converter):
             if not isinstance(q, dict):
                 out.append({**base, **error_row("bad_record", f"question {n} is not an object")})
                 continue
-            out.append(self.guard(base, lambda q=q: self._question(q)))
+            out.append(self.guard(base, self._question, q))
         return out
 
     def _question(self, q: dict[str, Any]) -> Row:

@@ -27,10 +27,9 @@ class Options(BaseModel):
     append_mp4: bool = Field(True, description="video file = <video>.mp4 (the download script's naming)")
 
 
-class DiDeMo(Converter):
+class DiDeMo(Converter[Options]):
     name = "didemo"
     description = "DiDeMo moment descriptions ({train,val,test}_data.json; 5 s chunks, several annotators)"
-    Options = Options
     patterns = ("*_data.json",)
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:

@@ -21,10 +21,9 @@ class Options(BaseModel):
     ext: str = Field("mp4", description="clip file extension (<interval>.<ext>)")
 
 
-class EgoTaskQA(Converter):
+class EgoTaskQA(Converter[Options]):
     name = "egotaskqa"
     description = "EgoTaskQA open-ended QA (*_qas.json; clip file <interval>.mp4)"
-    Options = Options
     patterns = ("*_qas.json", "*qas*.json")
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:

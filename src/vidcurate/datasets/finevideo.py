@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vidcurate.core.errors import ConfigError, RowError
-from vidcurate.datasets.base import Converter, RecordError, Row, error_row, optional_number
+from vidcurate.datasets.base import Converter, NoOptions, RecordError, Row, error_row, optional_number
 from vidcurate.datasets.paths import safe_name
 from vidcurate.datasets.readers import iter_parquet
 from vidcurate.io.fs import write_once
@@ -22,7 +22,7 @@ from vidcurate.io.fs import write_once
 BATCH_ROWS = 4
 
 
-class FineVideo(Converter):
+class FineVideo(Converter[NoOptions]):
     name = "finevideo"
     description = "FineVideo (parquet with mp4 bytes: writes the videos into --video-root; QA + description rows)"
     patterns = ("*.parquet",)
@@ -68,7 +68,7 @@ class FineVideo(Converter):
         qas = content.get("qAndA") if isinstance(content, dict) else None
         for n, qa in enumerate(qas or []):
             base = {**common, "_id": (name, "qa", n), "question_id": f"{common['source_id']}_{n}"}
-            out.append(self.guard(base, lambda qa=qa: self.qa(qa["question"], qa["answer"])))
+            out.append(self.guard(base, lambda qa: self.qa(qa["question"], qa["answer"]), qa))
         if not out:
             out.append({**common, "_id": (name,), **error_row("no_annotation", "no description and no qAndA")})
         return out

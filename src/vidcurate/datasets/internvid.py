@@ -22,10 +22,9 @@ class Options(BaseModel):
     ext: str = Field("mp4", description="video file extension (<YoutubeID>.<ext>)")
 
 
-class InternVid(Converter):
+class InternVid(Converter[Options]):
     name = "internvid"
     description = "InternVid-10M clip captions (jsonl; HH:MM:SS.mmm spans of <YoutubeID>.mp4)"
-    Options = Options
     patterns = ("*.jsonl", "*.json")
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:

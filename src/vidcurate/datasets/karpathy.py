@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from vidcurate.datasets.base import Converter, RecordError, Row, text
+from vidcurate.datasets.base import Converter, NoOptions, RecordError, Row, text
 from vidcurate.datasets.readers import load_json
 
 
-class KarpathyCaptions(Converter):
+class KarpathyCaptions(Converter[NoOptions]):
     """Base for image caption sets in the Karpathy JSON layout."""
 
     media = "image"
-    patterns = ("dataset_*.json",)
+    patterns: ClassVar[tuple[str, ...]] = ("dataset_*.json",)
     split_in_records = True
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:
@@ -60,7 +60,7 @@ class KarpathyCaptions(Converter):
             base: Row = {"_media": rel, "_id": (image_id, sid), "source_id": str(image_id), "question_id": str(sid)}
             if img.get("split"):
                 base["split"] = str(img["split"])
-            out.append(self.guard(base, lambda s=s: self.caption_row(s["raw"] if "raw" in s else s["caption"])))
+            out.append(self.guard(base, lambda s: self.caption_row(s["raw"] if "raw" in s else s["caption"]), s))
         return out
 
     def other_rows(self, rec: Any) -> list[Row]:

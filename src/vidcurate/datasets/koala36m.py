@@ -25,10 +25,9 @@ class Options(BaseModel):
     ext: str = Field("mp4", description="video file extension")
 
 
-class Koala36M(Converter):
+class Koala36M(Converter[Options]):
     name = "koala36m"
     description = "Koala-36M captions (Koala_36M_*.csv; repr-string timestamp pairs, parsed safely)"
-    Options = Options
     patterns = ("*.csv",)
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:

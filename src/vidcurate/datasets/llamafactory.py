@@ -94,12 +94,11 @@ class Layout:
         return lay
 
 
-class LlamaFactory(Converter):
+class LlamaFactory(Converter[LlamaFactoryOptions]):
     """LLaMA-Factory sharegpt/alpaca files with videos or images, read by their dataset_info.json entry."""
 
     name = "llamafactory"
     description = "LLaMA-Factory sharegpt/alpaca JSON(L) + dataset_info.json entry (messages or conversations tags)"
-    Options: ClassVar[type[BaseModel]] = LlamaFactoryOptions
     patterns: ClassVar[tuple[str, ...]] = ("*.json", "*.jsonl")
     needs_root = False  # media_dir defaults to the dataset folder, as in LLaMA-Factory
 
@@ -110,7 +109,7 @@ class LlamaFactory(Converter):
 
     def layout_for(self, path: Path) -> tuple[Layout | None, Path]:
         """The file's dataset_info entry as a Layout (None: detect per record) and its dataset folder."""
-        opts: LlamaFactoryOptions = self.opts  # type: ignore[assignment]
+        opts = self.opts
         info_path = opts.dataset_info or path.parent / DATASET_INFO
         if not info_path.is_file():
             if opts.dataset_info is not None or opts.dataset is not None:
@@ -225,8 +224,8 @@ def _sharegpt_turns(rec: dict[str, Any], lay: Layout) -> list[dict[str, str]]:
     if t["system_tag"] and messages[0][role] == t["system_tag"]:
         turns.append({"from": "system", "value": _text(messages[0][content], 0)})
         messages = messages[1:]
-    elif lay.columns.get("system") and rec.get(lay.columns["system"]):
-        turns.append({"from": "system", "value": _text(rec[lay.columns["system"]], -1)})
+    elif (sys_col := lay.columns.get("system")) and rec.get(sys_col):
+        turns.append({"from": "system", "value": _text(rec[sys_col], -1)})
     for i, m in enumerate(messages):
         want = t["user_tag"] if i % 2 == 0 else t["assistant_tag"]
         if m[role] != want:
@@ -239,17 +238,17 @@ def _sharegpt_turns(rec: dict[str, Any], lay: Layout) -> list[dict[str, str]]:
 
 def _alpaca_turns(rec: dict[str, Any], lay: Layout) -> list[dict[str, str]]:
     """LLaMA-Factory's AlpacaDatasetConverter: history pairs, then `prompt\\nquery` -> response."""
-    c = lay.columns
+    c = {k: v for k, v in lay.columns.items() if v}  # the columns this file names
     turns: list[dict[str, str]] = []
-    if c.get("system") and rec.get(c["system"]):
+    if "system" in c and rec.get(c["system"]):
         turns.append({"from": "system", "value": _text(rec[c["system"]], -1)})
-    history = rec.get(c["history"]) if c.get("history") else None
+    history = rec.get(c["history"]) if "history" in c else None
     for pair in history if isinstance(history, list) else []:
         if not isinstance(pair, list) or len(pair) != 2:
             raise RecordError("history entries must be [prompt, response] pairs")
         turns += [{"from": "human", "value": _text(pair[0], -1)}, {"from": "gpt", "value": _text(pair[1], -1)}]
-    parts = [rec[c[k]] for k in ("prompt", "query") if c.get(k) and rec.get(c[k])]
-    response = rec.get(c["response"]) if c.get("response") else None
+    parts = [rec[c[k]] for k in ("prompt", "query") if k in c and rec.get(c[k])]
+    response = rec.get(c["response"]) if "response" in c else None
     if not parts or not isinstance(response, str):
         raise RecordError("alpaca record needs a prompt and a text response")
     turns += [{"from": "human", "value": "\n".join(map(str, parts))}, {"from": "gpt", "value": response}]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vidcurate.datasets import choices
-from vidcurate.datasets.base import Converter, RecordError, Row, text
+from vidcurate.datasets.base import Converter, NoOptions, RecordError, Row, text
 from vidcurate.datasets.readers import iter_json_any
 
 
@@ -28,7 +28,7 @@ def file_kind(name: str) -> str:
     return "qa"
 
 
-class LlavaVideo178K(Converter):
+class LlavaVideo178K(Converter[NoOptions]):
     name = "llava-video-178k"
     description = "LLaVA-Video-178K (*_cap/_oe_qa/_mc_qa_processed.json; conversations kept, MC parsed)"
     patterns = ("*_processed.json", "*.json")

@@ -45,11 +45,10 @@ def load_names(path: Path) -> dict[str, str]:
     return out
 
 
-class MiniImageNet(Converter):
+class MiniImageNet(Converter[Options]):
     name = "mini-imagenet"
     description = "mini-ImageNet classification (train/val/test.csv filename,label; images/ folder)"
     media = "image"
-    Options = Options
     patterns = ("*.csv",)
     needs_root = False
 

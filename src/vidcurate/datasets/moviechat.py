@@ -14,6 +14,7 @@ from typing import Any
 
 from vidcurate.datasets.base import (
     Converter,
+    NoOptions,
     RecordError,
     Row,
     error_row,
@@ -26,7 +27,7 @@ from vidcurate.datasets.base import (
 from vidcurate.datasets.readers import load_json
 
 
-class MovieChat(Converter):
+class MovieChat(Converter[NoOptions]):
     name = "moviechat"
     description = "MovieChat-1K (jsons/<n>.json; global + breakpoint QAs, breakpoint time = frame index)"
     patterns = ("*.json",)
@@ -60,7 +61,7 @@ class MovieChat(Converter):
                 if not isinstance(q, dict):
                     out.append({**base, **error_row("bad_record", f"{kind}[{i}] is not an object")})
                     continue
-                out.append(self.guard(base, lambda q=q, kind=kind: self._qa(q, kind, fps)))
+                out.append(self.guard(base, self._qa, q, kind, fps))
         return out
 
     def _qa(self, q: dict[str, Any], kind: str, fps: float | None) -> Row:

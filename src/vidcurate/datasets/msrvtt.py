@@ -11,11 +11,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from vidcurate.datasets.base import Converter, RecordError, Row, text
+from vidcurate.datasets.base import Converter, NoOptions, RecordError, Row, text
 from vidcurate.datasets.readers import iter_csv, load_json
 
 
-class MSRVTT(Converter):
+class MSRVTT(Converter[NoOptions]):
     name = "msrvtt"
     description = "MSR-VTT captions (MSRVTT_data.json videos + sentences, or video_id,sentence CSV)"
     patterns = ("MSRVTT_data.json", "*.json", "*.csv")

@@ -27,10 +27,9 @@ class Options(BaseModel):
     ext: str = Field("mp4", description="video file extension")
 
 
-class NExTQA(Converter):
+class NExTQA(Converter[Options]):
     name = "nextqa"
     description = "NExT-QA multiple choice ({train,val,test}.csv + map_vid_vidorID.json; answer = index into a0..a4)"
-    Options = Options
     patterns = ("*.csv", MAP_NAME)
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:

@@ -9,11 +9,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from vidcurate.datasets.base import Converter, Row, optional_int, optional_number, text
+from vidcurate.datasets.base import Converter, NoOptions, Row, optional_int, optional_number, text
 from vidcurate.datasets.readers import iter_csv
 
 
-class OpenVid(Converter):
+class OpenVid(Converter[NoOptions]):
     name = "openvid"
     description = "OpenVid-1M captions (OpenVid-1M.csv; video names already end in .mp4)"
     patterns = ("*.csv",)

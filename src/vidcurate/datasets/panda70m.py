@@ -23,10 +23,9 @@ class Options(BaseModel):
     ext: str = Field("mp4", description="video file extension (<videoID>.<ext>)")
 
 
-class Panda70M(Converter):
+class Panda70M(Converter[Options]):
     name = "panda70m"
     description = "Panda-70M clip captions (panda70m_*.csv; one row per video, repr-string lists parsed safely)"
-    Options = Options
     patterns = ("*.csv",)
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:

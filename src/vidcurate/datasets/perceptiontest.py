@@ -24,10 +24,9 @@ class Options(BaseModel):
     ext: str = Field("mp4", description="video file extension (<video_id>.<ext>)")
 
 
-class PerceptionTest(Converter):
+class PerceptionTest(Converter[Options]):
     name = "perceptiontest"
     description = "Perception Test multiple choice (official mc_question_*.json or lmms-lab parquet)"
-    Options = Options
     patterns = ("mc_question*.json", "*.parquet")
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:
@@ -67,7 +66,7 @@ class PerceptionTest(Converter):
         for i, q in enumerate(entry.get("mc_question") or []):
             qid = q.get("id", i) if isinstance(q, dict) else i
             base = {**common, "_id": (vid, qid), "question_id": f"{vid}_{qid}"}
-            out.append(self.guard(base, lambda q=q: self._question(q, q.get("answer_id"))))
+            out.append(self.guard(base, lambda q: self._question(q, q.get("answer_id")), q))
         return out
 
     def _parquet(self, rec: dict[str, Any]) -> Row:

@@ -31,11 +31,10 @@ class Options(BaseModel):
         return [x.strip() for x in v.split(",")] if isinstance(v, str) else v
 
 
-class ShareGPTVideo(Converter):
+class ShareGPTVideo(Converter[Options]):
     name = "sharegptvideo"
     description = "ShareGPTVideo instructions/captions (jsonl; video = a folder of frames)"
     media = "frames"
-    Options = Options
     patterns = ("*.jsonl", "*.json")
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:

@@ -22,10 +22,9 @@ class Options(BaseModel):
     ext: str = Field("mp4", description="video file extension (Charades <video_id>.<ext>)")
 
 
-class STAR(Converter):
+class STAR(Converter[Options]):
     name = "star"
     description = "STAR situated reasoning multiple choice (STAR_*.json; answer = choice text, span in seconds)"
-    Options = Options
     patterns = ("STAR_*.json", "*.json")
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from vidcurate.datasets.base import Converter, RecordError, Row, text
+from vidcurate.datasets.base import Converter, NoOptions, RecordError, Row, text
 from vidcurate.datasets.readers import iter_json_list
 
 
-class VideoChat2(Converter):
+class VideoChat2(Converter[NoOptions]):
     name = "videochat2"
     description = "VideoChat2-IT instruction data (<task>/<subset>/train*.json; --root-map per subset)"
     patterns = ("*.json",)

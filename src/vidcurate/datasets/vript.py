@@ -23,10 +23,9 @@ class Options(BaseModel):
     ext: str = Field("mp4", description="clip file extension (<vid>/<clip_id>.<ext>)")
 
 
-class Vript(Converter):
+class Vript(Converter[Options]):
     name = "vript"
     description = "Vript clip captions (*_caption.json, captions zip, or per-clip jsonl; caption.content)"
-    Options = Options
     patterns = ("*_caption.json", "*.zip", "*.jsonl")
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:
@@ -60,7 +59,8 @@ class Vript(Converter):
     def rows(self, rec: dict[str, Any], where: str) -> Iterable[Row]:
         if not isinstance(rec, dict):
             raise RecordError(f"clip record is {type(rec).__name__}, not an object")
-        meta = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
+        raw_meta = rec.get("meta")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         vid = text(rec.get("video_id") or meta.get("video_id"), "video_id")
         clip = text(rec["clip_id"], "clip_id")
         base: Row = {"_media": f"{vid}/{clip}.{self.opts.ext}", "_id": (vid, clip), "source_id": vid, "clip_id": clip}

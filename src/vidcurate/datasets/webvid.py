@@ -33,10 +33,9 @@ class Options(BaseModel):
     extract: bool = Field(False, description="tars: write each <key>.mp4 into --video-root (never overwrites)")
 
 
-class WebVid(Converter):
+class WebVid(Converter[Options]):
     name = "webvid"
     description = "WebVid-2M/10M captions (results_*.csv read by column name, or <id>.json/.mp4 tars)"
-    Options = Options
     patterns = ("*.csv", "*.tar", "*.json")
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:
@@ -128,6 +127,6 @@ class WebVid(Converter):
         if layout == "page_dir":
             return nested
         root = self.settings.video_root
-        if root is not None and not (root / page_dir / flat).exists() and (root / flat).exists():
+        if root is not None and page_dir and not (root / page_dir / flat).exists() and (root / flat).exists():
             return flat
         return nested

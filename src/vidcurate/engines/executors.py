@@ -135,7 +135,7 @@ class ProcessPool:
                     p.task = None
                     continue
                 if status == "error":
-                    out.append(Outcome(task, error=rebuild_error(*payload, task)))
+                    out.append(Outcome(task, error=rebuild_error(payload[0], payload[1], task)))
                     p.task = None
                     continue
             if p.conn in ready or p.proc.sentinel in ready:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from vidcurate.core.recipe import ExportSpec
 from vidcurate.export import driver
+from vidcurate.export.options import ExportOptions
 from vidcurate.io.fs import atomic_path, file_sha1
 from vidcurate.io.runfolder import RunFolder, read_json
 
@@ -37,7 +38,7 @@ def run_exports(folder: RunFolder, steps: list[ExportSpec]) -> list[dict[str, An
         if prior.get("key") == key and all(Path(p).exists() for p in prior.get("outputs", [])):
             done.append({**prior["result"], "resumed": True})
             continue
-        result = driver.export(step.format, folder.manifest, opts)
+        result = driver.export(step.format, folder.manifest, cast(ExportOptions, opts))
         summary = {
             "format": step.format,
             "outputs": [str(p) for p in result.outputs],

@@ -53,7 +53,7 @@ def plan(recipe: Recipe, folder: RunFolder, source: SourceInfo, stages: list[Sta
         keys = [part_key(fp, source.layout, s) for s in source.fingerprints]
         p = StagePlan(spec, stage, dirname, fp, keys)
         meta = folder.stage(dirname).read_meta()
-        p.config_changed = bool(meta) and meta.get("fingerprint") != fp
+        p.config_changed = meta is not None and meta.get("fingerprint") != fp
         plans.append(p)
     changed_from = next((i for i, p in enumerate(plans) if p.config_changed), len(plans))
     for i, p in enumerate(plans):

@@ -118,7 +118,8 @@ class RayActors:
             if pool.idle:
                 actor = pool.idle.pop()
             elif len(pool.actors) < pool.limit:
-                actor = self.ray.remote(**pool.options)(ShardActor).remote(self.folder, self._next)
+                cls = self.ray.remote(num_cpus=pool.options["num_cpus"], num_gpus=pool.options["num_gpus"])(ShardActor)
+                actor = cls.remote(self.folder, self._next)
                 self._next += 1
                 pool.actors.append(actor)
             else:
@@ -146,7 +147,7 @@ class RayActors:
                 if status == "ok":
                     out.append(Outcome(task, stats=payload))
                 else:
-                    out.append(Outcome(task, error=rebuild_error(*payload, task)))
+                    out.append(Outcome(task, error=rebuild_error(payload[0], payload[1], task)))
             self._dispatch(pool)
         return out
 

@@ -138,10 +138,9 @@ def _source_info(src: Path) -> _SourceInfo:
 
 def _margin(start_s: float | None, end_s: float | None, start_frame: int | None, end_frame: int | None) -> float:
     """How far before a frame's timestamp a seek point or an end limit sits (a quarter frame at most)."""
-    known = start_s is not None and end_s is not None and start_frame is not None and end_frame is not None
-    if known and end_frame > start_frame:  # type: ignore[operator]
-        return min(_MARGIN_S, 0.25 * (end_s - start_s) / (end_frame - start_frame))
-    return _MARGIN_S
+    if start_s is None or end_s is None or start_frame is None or end_frame is None or end_frame <= start_frame:
+        return _MARGIN_S
+    return min(_MARGIN_S, 0.25 * (end_s - start_s) / (end_frame - start_frame))
 
 
 def _even_scale(short_side: int | None) -> str:

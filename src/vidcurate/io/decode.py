@@ -146,7 +146,7 @@ def luma(f: av.VideoFrame) -> np.ndarray:
     """The Y plane without a colour conversion when the format is planar YUV."""
     if f.format.name.startswith(("yuv", "yuvj", "nv12", "nv21", "gray")):
         plane = f.planes[0]
-        buf = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        buf = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
         return buf[: f.height, : f.width]
     return f.to_ndarray(format="gray")
 

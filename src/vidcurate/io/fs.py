@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO
 
 from vidcurate.core.errors import RowError
 
@@ -129,7 +129,7 @@ def clean_temp(folder: str | os.PathLike[str], *, recursive: bool = False) -> in
     return n
 
 
-def write_once(dest: str | os.PathLike[str], data: bytes | BinaryIO) -> bool:
+def write_once(dest: str | os.PathLike[str], data: bytes | IO[bytes]) -> bool:
     """Write bytes to `dest` unless it exists; never overwrite a different file.
 
     Returns True when written, False when an identical file was already there. Raises RowError

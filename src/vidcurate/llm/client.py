@@ -19,31 +19,33 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import functools
 import json
 import random
-import re
 import ssl
-import threading
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from vidcurate.core.errors import ConfigError, RowError
 from vidcurate.llm.cache import ResponseCache, cache_key
 from vidcurate.llm.options import LLMOptions
+from vidcurate.llm.structured import (
+    json_instructions,
+    json_schema,
+    mentions_format,
+    message_text,
+    parse_model,
+    with_instructions,
+)
 from vidcurate.llm.usage import Tally, Usage
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 RETRY_STATUS = {408, 409, 425, 429}
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
 class LLMError(RowError):
@@ -104,65 +106,6 @@ def _error_text(resp: httpx.Response) -> str:
         text = resp.text
     text = " ".join(text.split())
     return text[:300] + ("..." if len(text) > 300 else "")
-
-
-def message_text(data: Any) -> tuple[str, str | None]:
-    """(content, finish_reason) of a chat completion; ValueError when it is not one."""
-    if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
-        raise ValueError("no choices in the response")
-    choice = data["choices"][0]
-    msg = choice.get("message") if isinstance(choice, dict) else None
-    if not isinstance(msg, dict):
-        raise ValueError("no message in the first choice")
-    content = msg.get("content")
-    if isinstance(content, list):  # some servers answer with content parts
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    if content is not None and not isinstance(content, str):
-        raise ValueError("message content is not text")
-    return content or "", choice.get("finish_reason")
-
-
-def extract_json(text: str) -> Any:
-    """The JSON object in a model's answer: drops <think> blocks, code fences and chatter around it."""
-    t = _THINK.sub("", text).strip()
-    fence = _FENCE.search(t)
-    if fence:
-        t = fence.group(1).strip()
-    try:
-        return json.loads(t)
-    except json.JSONDecodeError:
-        pass
-    start, end = t.find("{"), t.rfind("}")
-    if start < 0 or end <= start:
-        raise ValueError("no JSON object in the answer")
-    try:
-        return json.loads(t[start : end + 1])
-    except json.JSONDecodeError as e:
-        raise ValueError(f"invalid JSON ({e.msg} at character {e.pos})") from None
-
-
-def parse_model(text: str, model: type[M]) -> M:
-    """Validate an answer against `model`; ValueError with a short reason when it does not fit."""
-    data = extract_json(text)
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(x) for x in err['loc']) or 'answer'}: {err['msg']}" for err in e.errors())
-        raise ValueError(problems) from None
-
-
-@functools.lru_cache(maxsize=64)
-def json_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema, built once per model (pydantic takes ~0.5 ms per call)."""
-    return model.model_json_schema()
-
-
-@functools.lru_cache(maxsize=64)
-def json_instructions(model: type[BaseModel]) -> str:
-    return (
-        "Respond with only a JSON object (no markdown, no text before or after it) that matches this JSON schema:\n"
-        + json.dumps(json_schema(model), separators=(",", ":"))
-    )
 
 
 class ChatClient:
@@ -328,7 +271,7 @@ class ChatClient:
             )
         if status == 404:
             raise ConfigError(f"{self.url} answered 404 for model '{o.model}' ({text}); check base_url and model")
-        if status == 400 and optional_format and "response_format" in body and _mentions_format(text):
+        if status == 400 and optional_format and "response_format" in body and mentions_format(text):
             raise _FormatRejected()
         raise LLMError(f"http_{status}", f"the server refused this request (HTTP {status}): {text}")
 
@@ -344,7 +287,7 @@ class ChatClient:
     ) -> M:
         """Ask for JSON matching `model`; one repair request on an invalid answer, then a row error."""
         tally = tally if tally is not None else Tally()
-        msgs = _with_instructions(messages, json_instructions(model))
+        msgs = with_instructions(messages, json_instructions(model))
         rf: dict[str, Any] | None = None
         if mode in ("auto", "json_object"):
             rf = {"type": "json_object"}
@@ -375,53 +318,3 @@ class ChatClient:
             raise LLMError(
                 "invalid_output", f"the answer is not a valid {model.__name__} even after one repair request: {e}"
             ) from None
-
-
-def _mentions_format(text: str) -> bool:
-    t = text.lower()
-    return "response_format" in t or "json_object" in t or "json mode" in t or "response format" in t
-
-
-def _with_instructions(messages: list[dict[str, Any]], extra: str) -> list[dict[str, Any]]:
-    """Append `extra` to the last user message (text or content parts)."""
-    out = [dict(m) for m in messages]
-    for m in reversed(out):
-        if m.get("role") != "user":
-            continue
-        c = m.get("content")
-        if isinstance(c, str):
-            m["content"] = f"{c}\n\n{extra}"
-        else:
-            m["content"] = [*(c or []), {"type": "text", "text": extra}]
-        return out
-    return [*out, {"role": "user", "content": extra}]
-
-
-class EventLoopThread:
-    """A private event loop in a daemon thread, so a synchronous `process()` can run async work.
-
-    Works where `asyncio.run` would not (inside Jupyter or another running loop), and keeps one
-    HTTP connection pool alive across batches.
-    """
-
-    def __init__(self, name: str = "vidcurate-llm") -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
-
-    def in_loop(self) -> bool:
-        return threading.current_thread() is self._thread
-
-    def close(self) -> None:
-        if self.loop.is_closed():
-            return
-        if self.in_loop():  # collected from inside the loop: stop it, do not wait on ourselves
-            self.loop.stop()
-            return
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-        if not self._thread.is_alive():
-            self.loop.close()

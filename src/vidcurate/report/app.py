@@ -40,8 +40,8 @@ RECENT_ROWS = 2000  # rows looked up by id, kept for the /thumb and /media reque
 OWN_TABLES = ("rows", "_kept", "_rej")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 STATIC = {"viewer.js": "text/javascript", "viewer.css": "text/css"}
-NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
-NUMERIC += ("FLOAT", "DOUBLE", "REAL")
+NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+           "FLOAT", "DOUBLE", "REAL")  # fmt: skip
 CSP = (
     "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"

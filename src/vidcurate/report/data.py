@@ -126,7 +126,7 @@ def open_run(run_dir: str | Path) -> Run:
     con.execute("SET threads TO 2")
     kept_cols = _view(con, "kept", manifest if manifest.is_file() else None)
     rej_cols = _view(con, "rej", rejected if rejected.is_file() else None)
-    types = {}
+    types: dict[str, pa.DataType] = {}
     for p in (manifest, rejected):
         if p.is_file():
             for f in pq.read_schema(p):

@@ -14,6 +14,8 @@ import datetime as dt
 import functools
 import json
 import os
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from html import escape
 from importlib import resources
@@ -121,7 +123,7 @@ def _legend(items: list[tuple[str, str]]) -> str:
     return '<div class="legend">' + "".join(spans) + "</div>"
 
 
-def _bar(segments: list[tuple[str, float, str]], top: float, style: str = "") -> str:
+def _bar(segments: Sequence[tuple[str, float, str]], top: float, style: str = "") -> str:
     """A horizontal stacked bar: (css class, value, tooltip) segments scaled to `top`."""
     spans = "".join(
         f'<span class="{c}" style="width:{100 * v / top:.2f}%" title="{escape(t)}"></span>' for c, v, t in segments if v
@@ -133,7 +135,7 @@ def _chips(items: list[tuple[str, int]], cls: str) -> str:
     return "".join(f'<span class="chip {cls}">{escape(k)} <b>{n:,}</b></span>' for k, n in items)
 
 
-def _tr(cells: list[str], numeric: set[int] = frozenset(), head: bool = False) -> str:  # type: ignore[assignment]
+def _tr(cells: list[str], numeric: AbstractSet[int] = frozenset(), head: bool = False) -> str:
     tag = "th" if head else "td"
     return (
         "<tr>"

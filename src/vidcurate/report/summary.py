@@ -40,10 +40,10 @@ def print_summary(s: RunSummary, console: Console) -> None:
     from vidcurate.llm.usage import print_usage  # pyarrow + rich only; prints nothing without LLM stages
 
     print_usage([s.manifest, s.rejected], console)
-    for e in s.exports:
-        again = " (unchanged, kept)" if e.get("resumed") else ""
+    for ex in s.exports:
+        again = " (unchanged, kept)" if ex.get("resumed") else ""
         console.print(
-            f"export {e['format']}: [bold]{e['written']}[/] rows -> [cyan]{', '.join(e['outputs'][:2])}[/]{again}",
+            f"export {ex['format']}: [bold]{ex['written']}[/] rows -> [cyan]{', '.join(ex['outputs'][:2])}[/]{again}",
             highlight=False,
             soft_wrap=True,
         )

@@ -79,9 +79,9 @@ def histogram(h: Hist) -> str:
         y = sy(t)
         parts.append(f'<line class="grid" x1="{ML}" x2="{W - MR}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text class="ytick" x="{ML - 6}" y="{y + 3:.1f}">{fmt(t)}</text>')
-    for t in h.thresholds:
-        x = sx(t.value)
-        a, b = (ML, x) if t.keeps_above else (x, W - MR)
+    for cut in h.thresholds:
+        x = sx(cut.value)
+        a, b = (ML, x) if cut.keeps_above else (x, W - MR)
         if b > a:
             parts.append(f'<rect class="shade" x="{a:.1f}" y="{MT}" width="{b - a:.1f}" height="{ph}"/>')
     for i, (k, r) in enumerate(zip(h.kept, h.rejected, strict=True)):
@@ -108,17 +108,17 @@ def histogram(h: Hist) -> str:
         x = sx(t)
         parts.append(f'<line class="axis" x1="{x:.1f}" x2="{x:.1f}" y1="{MT + ph}" y2="{MT + ph + 4}"/>')
         parts.append(f'<text class="xtick" x="{x:.1f}" y="{H - MB + 16}">{fmt(t)}</text>')
-    for j, t in enumerate(h.thresholds):
-        x = sx(t.value)
+    for j, cut in enumerate(h.thresholds):
+        x = sx(cut.value)
         anchor = "end" if x > ML + pw * 0.6 else "start"
         dx = -4 if anchor == "end" else 4
-        sym = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}[t.op]
-        label = f"{sym} {fmt(t.value)} · {t.label}"
+        sym = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}[cut.op]
+        label = f"{sym} {fmt(cut.value)} · {cut.label}"
         parts.append(f'<line class="cut" x1="{x:.1f}" x2="{x:.1f}" y1="{MT - 4}" y2="{MT + ph}"/>')
         parts.append(
             f'<text class="cutlabel" x="{x + dx:.1f}" y="{MT - 8 - 11 * (j % 2)}" text-anchor="{anchor}">'
-            f"{escape(label)}<title>{escape(t.stage)}: {escape(t.clause or t.label)} (keeps {escape(t.column)} "
-            f"{escape(t.op)} {fmt(t.value)})"
+            f"{escape(label)}<title>{escape(cut.stage)}: {escape(cut.clause or cut.label)} (keeps {escape(cut.column)} "
+            f"{escape(cut.op)} {fmt(cut.value)})"
             "</title></text>"
         )
     parts.append("</svg>")

@@ -25,7 +25,8 @@ from vidcurate.llm.template import PromptTemplate
 from vidcurate.llm.usage import COLUMN, USAGE_COLUMNS, Tally, Usage, append_entry, log
 
 if TYPE_CHECKING:
-    from vidcurate.llm.client import ChatClient, EventLoopThread
+    from vidcurate.llm.client import ChatClient
+    from vidcurate.llm.loop import EventLoopThread
 
 
 class _Runtime:
@@ -33,7 +34,8 @@ class _Runtime:
 
     def __init__(self, options: LLMOptions, usage: Usage, threads: int) -> None:
         from vidcurate.llm.cache import ResponseCache
-        from vidcurate.llm.client import ChatClient, EventLoopThread
+        from vidcurate.llm.client import ChatClient
+        from vidcurate.llm.loop import EventLoopThread
 
         path = options.resolved_cache_path()
         self.cache = ResponseCache(path) if path is not None else None

@@ -302,7 +302,9 @@ class FakeServer:
                 break
         for m in messages[:root_end]:
             content = m.get("content")
-            parts = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+            parts: list[dict[str, Any]] = (
+                [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+            )
             for p in parts:
                 if p.get("type") == "text":
                     texts.append(p["text"])

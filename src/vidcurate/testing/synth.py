@@ -109,7 +109,7 @@ def scenes(
         "cuts": cut_list,
         "scene_starts": starts,
         "scene_colors": [list(c) for c in scene_colors[: len(starts)]],
-        "scene_color_names": [names.get(c) for c in scene_colors[: len(starts)]],
+        "scene_color_names": [names.get((c[0], c[1], c[2])) for c in scene_colors[: len(starts)]],
     }
     return SynthVideo(Path(path), float(fps), num_frames, w, h, truth)
 
@@ -150,7 +150,8 @@ def moving_box(
     bg = textured_background(rng, w, h)
     yy, xx = np.mgrid[0:box, 0:box]
     checker = ((yy // 8 + xx // 8) % 2).astype(bool)
-    patch = np.where(checker[..., None], np.uint8([250, 220, 0]), np.uint8([240, 30, 30])).astype(np.uint8)
+    yellow, red = np.array([250, 220, 0], np.uint8), np.array([240, 30, 30], np.uint8)
+    patch = np.where(checker[..., None], yellow, red).astype(np.uint8)
 
     x0 = (w - box - travel) // 2 if dx > 0 else (w - box + travel) // 2 if dx < 0 else (w - box) // 2
     y0 = (h - box - travel) // 2 if dy > 0 else (h - box + travel) // 2 if dy < 0 else (h - box) // 2

@@ -86,9 +86,8 @@ def features(img: np.ndarray) -> np.ndarray:
 
 def mscn(gray: np.ndarray) -> np.ndarray:
     """Mean-subtracted, contrast-normalised coefficients (local Gaussian window, zero padding)."""
-    blur = {"ddepth": -1, "kernel": _WINDOW, "borderType": cv2.BORDER_CONSTANT}
-    mu = cv2.filter2D(gray, **blur)
-    sigma = np.sqrt(np.abs(cv2.filter2D(gray * gray, **blur) - mu * mu))
+    mu = cv2.filter2D(gray, -1, _WINDOW, borderType=cv2.BORDER_CONSTANT)
+    sigma = np.sqrt(np.abs(cv2.filter2D(gray * gray, -1, _WINDOW, borderType=cv2.BORDER_CONSTANT) - mu * mu))
     return (gray - mu) / (sigma + 1.0 / 255.0)
 
 

@@ -97,7 +97,7 @@ class CameraScorer(FrameScorer[CameraConfig]):
         return out
 
 
-_LK = {"winSize": (15, 15), "maxLevel": 3}
+_LK_WIN, _LK_LEVELS = (15, 15), 3  # Lucas-Kanade window and pyramid levels
 
 
 def corners(gray: np.ndarray, max_points: int, grid: int = 4) -> np.ndarray | None:
@@ -126,8 +126,8 @@ def pair_motion(a: np.ndarray, b: np.ndarray, dt: float, max_points: int) -> Pai
     p0 = corners(a, max_points)
     if p0 is None or len(p0) < 8:
         return None
-    p1, st1, _ = cv2.calcOpticalFlowPyrLK(a, b, p0, None, **_LK)
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, p1, None, **_LK)
+    p1, st1, _ = cv2.calcOpticalFlowPyrLK(a, b, p0, None, winSize=_LK_WIN, maxLevel=_LK_LEVELS)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, p1, None, winSize=_LK_WIN, maxLevel=_LK_LEVELS)
     ok = (st1.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm((p0 - back).reshape(-1, 2), axis=1) < 1.0)
     if ok.sum() < 8:
         return None

