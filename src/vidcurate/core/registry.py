@@ -97,8 +97,9 @@ class Registry(Generic[T]):
     def reload_plugins(self) -> None:
         """Read entry points and the environment again (tests, or after installing a plugin)."""
         self._plugins_read = False
-        self._entries = {n: e for n, e in self._entries.items() if e.origin in ("builtin", "register()")}
-        self._loaded = {n: c for n, c in self._loaded.items() if n in self._entries}
+        registered = {n: e for n, e in self._entries.items() if e.origin == "register()"}
+        self._entries = {n: Entry(n, t, "builtin") for n, t in self._builtins.items()} | registered
+        self._loaded = {n: c for n, c in self._loaded.items() if n in registered}
         self._read_plugins()
 
     # -- looking up ----------------------------------------------------------------------------
