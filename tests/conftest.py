@@ -1,7 +1,13 @@
-"""Shared fixtures: the real test videos in ../shared/data and a per-test work dir."""
+"""Shared fixtures: the real test videos in ../shared/data and a per-test work dir.
+
+`../shared` is read-only for the suite: caches go to a temp folder (Hugging Face's included), and
+a session that leaves anything new or changed in `../shared` fails, naming what it wrote.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,3 +31,38 @@ def shared_videos() -> Path:
     if not SHARED_VIDEOS.is_dir():
         pytest.skip(f"shared test videos not present at {SHARED_VIDEOS}")
     return SHARED_VIDEOS
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    if not root.is_dir():
+        return {}
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            out[p] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+_SHARED_BEFORE: dict[str, tuple[int, int]] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    cache = tempfile.mkdtemp(prefix="vidcurate-test-cache-")
+    for var in ("HF_HOME", "HF_DATASETS_CACHE", "XDG_CACHE_HOME"):
+        os.environ[var] = os.path.join(cache, var.lower())
+    os.environ["VIDCURATE_CACHE"] = os.path.join(cache, "llm")
+    _SHARED_BEFORE.update(_snapshot(SHARED.parent))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    after = _snapshot(SHARED.parent)
+    changed = sorted(p for p in after.keys() | _SHARED_BEFORE.keys() if after.get(p) != _SHARED_BEFORE.get(p))
+    if changed:
+        shown = "\n  ".join(changed[:20])
+        print(f"\nthe test session wrote into ../shared (it must stay read-only):\n  {shown}")
+        session.exitstatus = 1

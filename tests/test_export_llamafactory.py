@@ -18,6 +18,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +79,8 @@ def lf_load(
             attr[t] = entry["tags"].get(t)
     data_file = dataset_dir / entry["file_name"]
     assert data_file.is_file()
-    ds = datasets.load_dataset(
-        "json", data_files=str(data_file), split="train", cache_dir=str(dataset_dir.parent / ".hf-cache")
-    )
+    cache = tempfile.mkdtemp(prefix="hf-cache-")  # never beside the data: it may be ../shared
+    ds = datasets.load_dataset("json", data_files=str(data_file), split="train", cache_dir=cache)
     media_dir = media_dir or dataset_dir
     odd = (attr["user_tag"], attr["observation_tag"])
     even = (attr["assistant_tag"], attr["function_tag"])

@@ -18,6 +18,7 @@ from vidcurate.report.html import write_report
 from vidcurate.report.summary import print_summary
 from vidcurate.testing import synth
 
+
 def build_corpus(videos: Path, shared: Path | None) -> int:
     """Synthetic clips under videos/synthetic, symlinks to the shared real videos under videos/real."""
     made = 0

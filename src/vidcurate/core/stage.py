@@ -144,6 +144,9 @@ class Stage(ABC, Generic[C]):
     reads_media: ClassVar[bool] = True
     # A barrier stage starts only once every shard of the stage before it is done.
     barrier: ClassVar[bool] = False
+    # Error kinds that say "try again later" (a timeout), not "this row is bad": a rerun redoes
+    # the shards that have them, without --overwrite.
+    retryable_errors: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -179,6 +182,12 @@ class Stage(ABC, Generic[C]):
             yield self
         finally:
             self.teardown()
+
+    def check_input(self, columns: Columns) -> None:
+        """Fail before the run when the columns the stage will get make it fail every row (a bad SQL name)."""
+
+    def preflight(self) -> None:
+        """Check, once before a run and on the driver, what would fail every row (a server, a model)."""
 
     def needs(self) -> Resources:
         """Resources of this configured stage (a model on a GPU only when the config asks for one)."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
 
@@ -102,13 +103,34 @@ class Engine:
                 shard_size=self.shard_size,
                 stat_media=any(s.reads_media for s in stages),
             )
-            self._check_columns(source.columns, stages)
+            self._check_columns(source.schema, stages)
             plans = plan(self.recipe, self.folder, source, stages)
             self._remove_stale_dirs(plans)
+            for p in plans:
+                if p.todo:
+                    p.stage.preflight()  # what would fail every row (an LLM server that is not there)
             apply(plans, self.folder, source.shards)
             reports = self._execute(plans, source)
             summary = combine.finish(self.folder, self.recipe, src, plans, source, reports, t0)
         return summary
+
+    def dry_run(self, input_path: str | Path) -> tuple[SourceInfo, list[StagePlan]]:
+        """What `run` would do, computed without writing anything or running a stage."""
+        src = Path(input_path).resolve()
+        self._check_paths(src)
+        self.folder.check_takeable()
+        stages = [spec.build() for spec in self.recipe.stages]
+        stat = any(s.reads_media for s in stages)
+        source = shard_input(
+            src, self.folder, workers=self.workers, shard_size=self.shard_size, stat_media=stat, write=False
+        )
+        self._check_columns(source.schema, stages)
+        plans = plan(self.recipe, self.folder, source, stages)
+        if self.overwrite:
+            for p in plans:
+                p.todo = dict.fromkeys(range(source.shards), "--overwrite")
+                p.done = {}
+        return source, plans
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -126,9 +148,9 @@ class Engine:
             if src in own or any(STAGE_DIR_RE.match(p.name) for p in src.parents if self.out in p.parents):
                 raise ConfigError(f"input {src} is one of this run's own outputs; copy it elsewhere first")
 
-    def _check_columns(self, source_cols: list[str], stages: list[Stage[Any]]) -> None:
-        """Each stage's inputs must come from the source or an earlier stage."""
-        have = set(source_cols) | {"error", "error_kind"}
+    def _check_columns(self, source: dict[str, pa.DataType], stages: list[Stage[Any]]) -> None:
+        """Each stage's inputs must come from the source or an earlier stage (checked before any work)."""
+        have = {**source, "error": pa.string(), "error_kind": pa.string()}
         for spec, stage in zip(self.recipe.stages, stages, strict=True):
             need = [c for c in stage.required_columns() if c not in have]
             if need:
@@ -136,7 +158,11 @@ class Engine:
                     f"{self.recipe.source}: stage {spec.index + 1} '{spec.name}' needs column(s) "
                     f"{', '.join(need)}, which neither the input nor an earlier stage provides"
                 )
-            have |= set(stage.output_columns())
+            try:
+                stage.check_input(have)
+            except ConfigError as e:
+                raise ConfigError(f"{self.recipe.source}: stage {spec.index + 1} '{spec.name}': {e}") from None
+            have |= dict(stage.output_columns())
 
     def _remove_stale_dirs(self, plans: list[StagePlan]) -> None:
         keep = {p.dirname for p in plans} | {self.folder.source().name}
@@ -311,7 +337,11 @@ class Engine:
     def _report(self, p: StagePlan, done: dict[int, ShardStats], wall: float) -> StageReport:
         r = StageReport(name=p.spec.name, dirname=p.dirname, shards=len(p.keys), resumed_shards=len(p.done))
         r.wall_s = wall
-        for s in done.values():
+        for i, s in done.items():
+            for k, v in s.llm.items():
+                r.llm_all[k] = r.llm_all.get(k, 0) + v
+                if i not in p.done:
+                    r.llm[k] = r.llm.get(k, 0) + v
             r.rows_in += s.rows_in
             r.rows_out += s.rows_out
             r.rejected += s.rejected

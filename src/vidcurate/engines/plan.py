@@ -76,8 +76,11 @@ def _resumable(p: StagePlan, d: StageDir, shards: int) -> None:
         except Exception:
             p.todo[i] = "part unreadable"
             continue
+        retry = {f"{p.spec.name}:{k}" for k in p.stage.retryable_errors}
         if stats.key and stats.key != p.keys[i]:
             p.todo[i] = "input changed"
+        elif retry & set(stats.errors):
+            p.todo[i] = "rows to retry (timeouts, server errors)"
         else:
             p.done[i] = stats
 

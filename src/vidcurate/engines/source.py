@@ -15,7 +15,6 @@ Unchanged source parts are not rewritten. Ids must be unique (they name clip fil
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 from collections.abc import Iterator
@@ -42,14 +41,16 @@ class SourceInfo:
 
     shards: int
     rows: int
-    columns: list[str]
+    schema: dict[str, pa.DataType]  # the columns of the first shard, with their types
     layout: str
     fingerprints: list[str]
     shard_size: int
 
 
-def shard_input(src: Path, folder: RunFolder, *, workers: int, shard_size: int | None, stat_media: bool) -> SourceInfo:
-    """Write the input's shards (those that changed) and return what they are."""
+def shard_input(
+    src: Path, folder: RunFolder, *, workers: int, shard_size: int | None, stat_media: bool, write: bool = True
+) -> SourceInfo:
+    """Write the input's shards (those that changed) and return what they are (`write=False`: only say)."""
     d = folder.source()
     if src.is_dir():
         table = ingest.ingest_table(src)
@@ -68,31 +69,34 @@ def shard_input(src: Path, folder: RunFolder, *, workers: int, shard_size: int |
     old_fps: list[str] = (old.get("shard_fingerprints") or []) if old.get("shard_size") == size else []
     layout = hashlib.sha1()
     fps: list[str] = []
-    cols: list[str] = ["id", "path"]
+    first: pa.Schema | None = None
     seen: dict[str, int] = {}
     ids_seen: set[str] = set()
     for i, piece in enumerate(_rechunk(batches, size)):
         piece = schema.conform(mio.ensure_ids(piece, seen))
         ids = piece.column("id").to_pylist()
-        for row_id in ids:
-            if row_id in ids_seen:
-                raise ConfigError(
-                    f"input {src}: id '{row_id}' appears more than once; ids must be unique "
-                    "(drop the id column to have stable ids derived from each row)"
-                )
-            ids_seen.add(row_id)
-        paths = piece.column("path").to_pylist()
-        layout.update(json.dumps([ids, paths]).encode())
-        fp = _content_fingerprint(piece, paths if stat_media else None)
+        new = set(ids)
+        again = ids_seen & new if len(new) == len(ids) else {_first_repeat(ids)}
+        if again:
+            raise ConfigError(
+                f"input {src}: id '{min(again)}' appears more than once; ids must be unique "
+                "(drop the id column to have stable ids derived from each row)"
+            )
+        ids_seen |= new
+        layout.update(_ipc(piece.select(["id", "path"])))
+        paths = piece.column("path").to_pylist() if stat_media else None
+        fp = _content_fingerprint(piece, paths)
         fps.append(fp)
-        cols = piece.column_names
+        first = first or piece.schema
         part = d.part(i)
-        if i >= len(old_fps) or old_fps[i] != fp or not part.exists():
+        if write and (i >= len(old_fps) or old_fps[i] != fp or not part.exists()):
             write_part(piece, part)
+    schema_ = {f.name: f.type for f in first} if first is not None else {"id": pa.string(), "path": pa.string()}
+    info = SourceInfo(len(fps), n_rows, schema_, layout.hexdigest()[:16], fps, size)
+    if not write:
+        return info
     for extra in range(len(fps), int(old.get("shards") or 0)):
         d.drop_shard(extra)
-    if fps:
-        cols = pq.read_schema(d.part(0)).names
     d.write_meta(
         {
             "stage": "source",
@@ -105,19 +109,33 @@ def shard_input(src: Path, folder: RunFolder, *, workers: int, shard_size: int |
             "shard_fingerprints": fps,
         }
     )
-    return SourceInfo(len(fps), n_rows, cols, layout.hexdigest()[:16], fps, size)
+    return info
+
+
+def _ipc(table: pa.Table) -> pa.Buffer:
+    """The table's values as Arrow IPC bytes (what a fingerprint hashes; no Python objects made)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema.remove_metadata()) as w:
+        w.write_table(table.replace_schema_metadata(None))
+    return sink.getvalue()
 
 
 def _content_fingerprint(table: pa.Table, paths: list[Any] | None) -> str:
     """Every value of the shard, plus each media file's size and mtime when asked for."""
-    h = hashlib.sha1()
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema.remove_metadata()) as w:
-        w.write_table(table.replace_schema_metadata(None))
-    h.update(sink.getvalue().to_pybytes())
+    h = hashlib.sha1(_ipc(table))
     for p in paths or ():
         h.update(repr(_file_state(p)).encode())
     return h.hexdigest()[:16]
+
+
+def _first_repeat(ids: list[str]) -> str:
+    """The first id that occurs twice in one shard (the slow path, taken once, to name it)."""
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            return i
+        seen.add(i)
+    raise AssertionError("no repeated id")
 
 
 def _file_state(path: Any) -> tuple[int, int] | None:
@@ -154,9 +172,4 @@ def _count_rows(src: Path) -> int:
     return sum(t.num_rows for t in mio.iter_manifest(src))
 
 
-def source_columns(folder: RunFolder) -> list[str]:
-    part = folder.source().part(0)
-    return pq.read_schema(part).names if part.exists() else ["id", "path"]
-
-
-__all__ = ["SourceInfo", "part_name", "shard_input", "source_columns"]
+__all__ = ["SourceInfo", "part_name", "shard_input"]

@@ -31,6 +31,7 @@ class ShardStats:
     seconds: float = 0.0
     key: str = ""  # fingerprint of the stage config and the shard's input this part was made from
     files: list[str] = field(default_factory=list)  # files the stage recorded writing for this shard
+    llm: dict[str, int] = field(default_factory=dict)  # what an LLM stage sent for this shard (calls, tokens...)
     resumed: bool = False
 
     def to_json(self) -> bytes:
@@ -58,6 +59,8 @@ class ShardStats:
         self.files += other.files
         for k, v in other.errors.items():
             self.errors[k] = self.errors.get(k, 0) + v
+        for k, v in other.llm.items():
+            self.llm[k] = self.llm.get(k, 0) + v
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from vidcurate.engines.shard import process_shard, read_input, write_part
 from vidcurate.engines.tasks import ShardStats, ShardTask
 from vidcurate.io.proc import die_with_parent
 from vidcurate.io.runfolder import RunFolder
+from vidcurate.llm.usage import summarize
 
 log = logging.getLogger("vidcurate.engine")
 
@@ -52,6 +53,7 @@ class Worker:
         stats.shard = task.shard
         stats.key = task.key
         stats.files = stage.context.take_written()
+        stats.llm = summarize([t for t in (kept, rejected) if t is not None]).get(stage.name, {})
         if rejected is not None:
             write_part(rejected, task.rejected)
         else:

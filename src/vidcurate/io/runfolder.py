@@ -60,6 +60,8 @@ class StageReport(BaseModel):
     wall_s: float = 0.0  # wall time in this invocation
     shards: int = 0
     resumed_shards: int = 0  # shards whose part was already there and still valid
+    llm: dict[str, int] = Field(default_factory=dict)  # LLM requests this invocation sent (calls, cache hits...)
+    llm_all: dict[str, int] = Field(default_factory=dict)  # the same over every shard, resumed ones included
 
 
 class RunSummary(BaseModel):

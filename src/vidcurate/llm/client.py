@@ -46,6 +46,7 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 RETRY_STATUS = {408, 409, 425, 429}
+REDACTED = "[redacted]"
 
 
 class LLMError(RowError):
@@ -121,6 +122,7 @@ class ChatClient:
         self._format_rejected = False
         self._headers = {"Content-Type": "application/json"}
         key = options.key()
+        self._secrets = [s for s in (key, f"Bearer {key}" if key else None) if s]
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
         # One single-connection client per request slot, reused (keep-alive), instead of one
@@ -142,6 +144,12 @@ class ChatClient:
         )
         self._all.append(http)
         return http
+
+    def redact(self, text: str) -> str:
+        """`text` without this client's key (a proxy may echo the Authorization header back)."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+        return text
 
     async def aclose(self) -> None:
         for http in self._all:
@@ -195,11 +203,9 @@ class ChatClient:
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._inflight[key] = fut
         try:
-            data = await self._post(body, tally, optional_format)
-            if self.cache is not None:
-                self.cache.put(key, self.options.model, data)
+            data, cached = await self._claimed(key, body, tally, optional_format)
             fut.set_result(data)
-            return data, False
+            return data, cached
         except asyncio.CancelledError:
             fut.cancel()
             raise
@@ -210,16 +216,43 @@ class ChatClient:
         finally:
             self._inflight.pop(key, None)
 
-    async def _post(self, body: dict[str, Any], tally: Tally, optional_format: bool) -> dict[str, Any]:
+    async def _claimed(
+        self, key: str, body: dict[str, Any], tally: Tally, optional_format: bool
+    ) -> tuple[dict[str, Any], bool]:
+        """Send the request unless another worker process is already sending it (then take its answer).
+
+        The claim lives in the shared cache file; a claim whose owner died expires after the
+        longest a request may take, and the request is then sent here.
+        """
+        cache = self.cache
+        o = self.options
+        ttl = o.timeout_s * (o.max_retries + 1) + o.backoff_max_s * o.max_retries
+        while cache is not None and not await asyncio.to_thread(cache.claim, key, ttl):
+            hit = await asyncio.to_thread(cache.wait_for, key, min(ttl, 5.0))
+            if hit is not None:
+                tally.cache_hits += 1
+                self.usage.cache_hits += 1
+                return hit, True
+        try:
+            data = await self._post(body, tally, optional_format, key)
+            if cache is not None:
+                cache.put(key, o.model, data)
+            return data, False
+        finally:
+            if cache is not None:
+                cache.release(key)
+
+    async def _post(self, body: dict[str, Any], tally: Tally, optional_format: bool, key: str = "") -> dict[str, Any]:
         o = self.options
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await self._attempt(body, tally, optional_format)
+                return await self._attempt(body, tally, optional_format, key)
             except _Retryable as e:
                 if attempt > o.max_retries:
-                    raise LLMError(e.kind, f"gave up after {attempt} attempts at {self.url}: {e.message}") from None
+                    msg = self.redact(f"gave up after {attempt} attempts at {self.url}: {e.message}")
+                    raise LLMError(e.kind, msg) from None
                 tally.retries += 1
                 self.usage.retries += 1
                 self.usage.retry_reasons[e.kind] += 1
@@ -234,9 +267,13 @@ class ChatClient:
             d = max(d, min(retry_after, o.backoff_max_s))
         return d
 
-    async def _attempt(self, body: dict[str, Any], tally: Tally, optional_format: bool) -> dict[str, Any]:
+    async def _attempt(self, body: dict[str, Any], tally: Tally, optional_format: bool, key: str) -> dict[str, Any]:
         o = self.options
         async with self._sem:
+            if key and self.cache is not None:  # answered elsewhere while this request waited for a slot
+                hit = await asyncio.to_thread(self.cache.get, key)
+                if hit is not None:
+                    return hit
             tally.calls += 1
             self.usage.calls += 1
             http = self._slot_client()
@@ -245,11 +282,15 @@ class ChatClient:
             except (asyncio.TimeoutError, httpx.TimeoutException):
                 raise _Retryable("timeout", f"no answer within {o.timeout_s:g} s") from None
             except httpx.TransportError as e:
-                raise _Retryable("connection", f"connection failed ({type(e).__name__}: {e or 'dropped'})") from None
+                why = self.redact(str(e) or "dropped")
+                raise _Retryable("connection", f"connection failed ({type(e).__name__}: {why})") from None
             finally:
                 self._idle.append(http)
         status = resp.status_code
         if status == 200:
+            size = len(resp.content)
+            if size > o.max_answer_kb * 1024:
+                raise LLMError("too_large", f"the answer is {size // 1024} kB, over max_answer_kb {o.max_answer_kb}")
             try:
                 data = resp.json()
                 message_text(data)
@@ -260,7 +301,7 @@ class ChatClient:
             self.usage.prompt_tokens += int(u.get("prompt_tokens") or 0)
             self.usage.completion_tokens += int(u.get("completion_tokens") or 0)
             return data
-        text = _error_text(resp)
+        text = self.redact(_error_text(resp))
         if status == 429:
             raise _Retryable("rate_limited", f"rate limited (429): {text}", retry_after_s(resp.headers))
         if status >= 500 or status in RETRY_STATUS:
@@ -315,6 +356,7 @@ class ChatClient:
         try:
             return parse_model(second.content, model)
         except ValueError as e:
+            why = self.redact(str(e))
             raise LLMError(
-                "invalid_output", f"the answer is not a valid {model.__name__} even after one repair request: {e}"
+                "invalid_output", f"the answer is not a valid {model.__name__} even after one repair request: {why}"
             ) from None

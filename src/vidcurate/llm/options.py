@@ -20,6 +20,9 @@ from vidcurate.llm.template import PromptRef
 DEFAULT_BASE_URL = "http://localhost:8000/v1"  # `vllm serve` / `sglang` default port
 CACHE_ENV = "VIDCURATE_CACHE"
 CACHE_FILE = "llm.sqlite"
+# Row error kinds that say "try again later", not "this row is bad" (retries exhausted on a timeout,
+# a dropped connection, a 5xx or a 429): a rerun retries those rows, paying only for them.
+TRANSIENT = ("timeout", "connection", "server_error", "rate_limited", "bad_response")
 
 
 class LLMOptions(StageConfig):
@@ -51,6 +54,7 @@ class LLMOptions(StageConfig):
     cache_path: str | None = Field(
         None, description=f"SQLite cache file or folder (default: ${CACHE_ENV} or ./.vidcurate-cache/{CACHE_FILE})"
     )
+    max_answer_kb: int = Field(1024, ge=1, description="an answer bigger than this is a row error, not a cell")
 
     @field_validator("base_url")
     @classmethod
@@ -86,10 +90,8 @@ class LLMOptions(StageConfig):
 
 def cache_file(where: str | Path | None) -> Path:
     """The cache file for a configured path: a folder (or a name without suffix) gets `llm.sqlite` inside."""
-    if where is None:
-        return Path.cwd() / ".vidcurate-cache" / CACHE_FILE
-    p = Path(where).expanduser()
-    if p.is_dir() or not p.suffix:
+    p = Path.cwd() / ".vidcurate-cache" / CACHE_FILE if where is None else Path(where).expanduser()
+    if where is not None and (p.is_dir() or not p.suffix):
         p = p / CACHE_FILE
     try:
         p.parent.mkdir(parents=True, exist_ok=True)

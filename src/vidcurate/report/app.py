@@ -1,43 +1,36 @@
 """`vidcurate view RUN_DIR`: a local, read-only web viewer of a run's kept and rejected rows.
 
-The filter box takes a SQL predicate evaluated by DuckDB over the run's rows. DuckDB's own parse
-checks it is one predicate whose subqueries read only the run's tables (`report/predicate.py`); it is
-evaluated to a set of ids, and the rows shown are read from the run's two Parquet files by those ids.
-DuckDB sees those files only as registered Arrow datasets, with file access switched off and its
-configuration locked. Media are served by row id (`/media/<id>`), never by a path the client sends,
-and the row is always looked up in the run's own tables: only files the manifest references can be
-fetched, with HTTP range requests (Starlette's FileResponse answers `Range` with 206) so the browser
-can seek. Thumbnails come from the same cache as the report (`RUN_DIR/thumbs`).
+The filter box takes a SQL predicate evaluated by DuckDB over the run's rows (`report/catalog.py`,
+`report/predicate.py`): it selects ids of the run's own rows, within a time limit. Media are served
+by row id (`/media/<id>`), never by a path the client sends, and the row is always looked up in the
+run's own tables: only files the manifest references can be fetched (never a row whose path left
+its dataset root), with HTTP range requests (Starlette's FileResponse answers `Range` with 206) so
+the browser can seek. Thumbnails come from the same cache as the report (`RUN_DIR/thumbs`). On a
+non-loopback address every request needs the viewer's token.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import math
 import mimetypes
+import secrets
 import threading
-from collections import OrderedDict
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import duckdb
-import pyarrow as pa
-import pyarrow.dataset as pads
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 
 from vidcurate.core.errors import ConfigError
-from vidcurate.io.runfolder import RunFolder
-from vidcurate.report.predicate import FilterError, checked
+from vidcurate.report.catalog import Catalog, unsafe_path
+from vidcurate.report.predicate import FilterError
 from vidcurate.report.thumbs import Clip, thumbnail
 
 MAX_LIMIT = 500
-RECENT_ROWS = 2000  # rows looked up by id, kept for the /thumb and /media requests that follow
-OWN_TABLES = ("rows", "_kept", "_rej")
+COOKIE = "vidcurate_token"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 STATIC = {"viewer.js": "text/javascript", "viewer.css": "text/css"}
 NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
@@ -50,103 +43,16 @@ mimetypes.add_type("video/x-matroska", ".mkv")
 mimetypes.add_type("video/webm", ".webm")
 
 
-class Catalog:
-    """The run's rows (kept and rejected, with `_status`) in a locked-down DuckDB connection."""
+def create_app(run_dir: str | Path, *, host: str = "127.0.0.1", token: str | None = None) -> FastAPI:
+    """The viewer's app.
 
-    def __init__(self, run_dir: str | Path) -> None:
-        self.folder = RunFolder(run_dir)
-        self.dir = self.folder.path
-        manifest, rejected = self.folder.manifest, self.folder.rejected
-        if not manifest.is_file() and not rejected.is_file():
-            raise ConfigError(f"{self.dir} holds no {manifest.name}: is it a finished vidcurate run folder?")
-        self.summary = self.folder.read_summary()
-        self._lock = threading.Lock()
-        self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self.con = duckdb.connect()
-        self.con.execute("SET threads TO 2")
-        self.con.register("_kept", _dataset(manifest))
-        self.con.register("_rej", _dataset(rejected))
-        self.con.execute(
-            "CREATE TEMP VIEW rows AS SELECT 'kept' AS _status, * FROM _kept "
-            "UNION ALL BY NAME SELECT 'rejected' AS _status, * FROM _rej"
-        )
-        # From here on SQL can read the two registered datasets and nothing else.
-        self.con.execute("SET enable_external_access = false")
-        self.con.execute("SET lock_configuration = true")
-        self.columns: dict[str, str] = {
-            str(name): str(typ) for name, typ, *_ in self.con.execute("DESCRIBE SELECT * FROM rows").fetchall()
-        }
-        self.counts = dict(self.con.execute("SELECT _status, count(*) FROM rows GROUP BY ALL").fetchall())
-
-    def predicate(self, where: str | None) -> str:
-        """The filter as SQL, checked by DuckDB's own parse to be one predicate over the run's rows."""
-        return checked(where, table="rows", allowed=OWN_TABLES)
-
-    def query(
-        self, *, where: str | None, status: str, sort: str | None, desc: bool, offset: int, limit: int
-    ) -> tuple[int, list[dict[str, Any]]]:
-        """One page of rows matching the filter.
-
-        The predicate only ever yields ids; the rows themselves are read from the run's own tables,
-        so a filter cannot add a row (or a path) that the run does not hold.
-        """
-        pred = self.predicate(where)
-        scope = f"_status = '{status}'" if status in ("kept", "rejected") else "TRUE"
-        order = ""
-        if sort:
-            if sort not in self.columns:
-                raise FilterError(f"unknown sort column {sort!r}")
-            order = f' ORDER BY "{_qi(sort)}" {"DESC" if desc else "ASC"} NULLS LAST, id'
-        ids = f"SELECT id FROM rows WHERE {pred}"
-        try:
-            with self._lock:
-                total = int(
-                    self.con.execute(f"SELECT count(*) FROM rows WHERE {scope} AND id IN ({ids})").fetchall()[0][0]
-                )
-                rel = self.con.sql(
-                    f"SELECT * FROM rows WHERE {scope} AND id IN ({ids}){order} LIMIT {int(limit)} OFFSET {int(offset)}"
-                )
-                table = _arrow(rel)
-        except duckdb.Error as e:
-            raise FilterError(_first_line(e)) from None
-        return total, [_clean(r) for r in table.to_pylist()]
-
-    def row(self, row_id: str) -> dict[str, Any] | None:
-        """A row of the run by id, always read from the run's own tables (what media and thumbnails serve)."""
-        with self._lock:
-            hit = self._recent.get(row_id)
-            if hit is not None:
-                self._recent.move_to_end(row_id)
-                return hit
-            table = _arrow(self.con.sql("SELECT * FROM rows WHERE id = $id LIMIT 1", params={"id": row_id}))
-            rows = table.to_pylist()
-            if not rows:
-                return None
-            row: dict[str, Any] = _clean(rows[0])
-            self._recent[row_id] = row
-            while len(self._recent) > RECENT_ROWS:
-                self._recent.popitem(last=False)
-            return row
-
-    def close(self) -> None:
-        self.con.close()
-
-    def media_path(self, row: dict[str, Any]) -> Path | None:
-        """The file a row references, when it exists (relative paths: against the cwd, then the input's folder)."""
-        raw = row.get("path")
-        if not isinstance(raw, str) or not raw or "\x00" in raw:
-            return None
-        p = Path(raw)
-        candidates = [p] if p.is_absolute() else [Path.cwd() / p]
-        src = self.summary.get("input")
-        if not p.is_absolute() and isinstance(src, str):
-            base = Path(src)
-            candidates.append((base if base.is_dir() else base.parent) / p)
-        return next((c for c in candidates if c.is_file()), None)
-
-
-def create_app(run_dir: str | Path, *, host: str = "127.0.0.1") -> FastAPI:
-    """The viewer's app. Bound to a loopback host, it also refuses other Host headers (DNS rebinding)."""
+    Bound to a loopback host, it refuses other Host headers (DNS rebinding). Bound to any other
+    address it needs `token` (serve() makes one when none is given): a request must carry it as
+    `Authorization: Bearer <token>`, the `vidcurate_token` cookie, or `?token=` (which sets the
+    cookie); anything else is refused with 401.
+    """
+    if host not in LOOPBACK and not token:
+        raise ConfigError("the viewer on a non-loopback address needs a token (--token, or let it make one)")
     cat = Catalog(run_dir)
     thumbs_gate = threading.BoundedSemaphore(2)  # decoding is CPU work: a grid of 60 must not start 60 decodes
     app = FastAPI(title="vidcurate viewer", docs_url=None, redoc_url=None, openapi_url=None)
@@ -156,7 +62,14 @@ def create_app(run_dir: str | Path, *, host: str = "127.0.0.1") -> FastAPI:
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
+        given = None
+        if token is not None:
+            given = _token_of(request)
+            if given is None or not secrets.compare_digest(given, token):
+                return JSONResponse({"error": "a token is needed: open the URL the viewer printed"}, status_code=401)
         resp: Response = await call_next(request)
+        if token is not None and request.query_params.get("token") == given:
+            resp.set_cookie(COOKIE, token, httponly=True, samesite="strict")
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "no-referrer"
         resp.headers["Content-Security-Policy"] = CSP
@@ -184,6 +97,7 @@ def create_app(run_dir: str | Path, *, host: str = "127.0.0.1") -> FastAPI:
                 for n, t in cat.columns.items()
             ],
             "counts": {"kept": cat.counts.get("kept", 0), "rejected": cat.counts.get("rejected", 0)},
+            "filtered": cat.filtered_columns(),
         }
 
     @app.get("/api/rows")
@@ -215,6 +129,9 @@ def create_app(run_dir: str | Path, *, host: str = "127.0.0.1") -> FastAPI:
         row = cat.row(row_id)
         if row is None:
             raise HTTPException(404, "no row with this id")
+        why = unsafe_path(row)
+        if why is not None:
+            raise HTTPException(403, f"not shown: {why}")
         with thumbs_gate:
             th = thumbnail(Clip.from_row(row), cat.dir)
         if th.jpeg is None:
@@ -226,6 +143,9 @@ def create_app(run_dir: str | Path, *, host: str = "127.0.0.1") -> FastAPI:
         row = cat.row(row_id)
         if row is None:
             raise HTTPException(404, "no row with this id")
+        why = unsafe_path(row)
+        if why is not None:
+            raise HTTPException(403, f"not served: {why}")
         path = cat.media_path(row)
         if path is None:
             raise HTTPException(404, "the file this row references is missing")
@@ -235,11 +155,27 @@ def create_app(run_dir: str | Path, *, host: str = "127.0.0.1") -> FastAPI:
     return app
 
 
-def serve(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8765, log_level: str = "warning") -> None:
-    """Run the viewer with uvicorn until interrupted."""
+def serve(
+    run_dir: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    token: str | None = None,
+    log_level: str = "warning",
+    say: Callable[[str], None] = print,
+) -> None:
+    """Run the viewer with uvicorn until interrupted (a token is made for a non-loopback host)."""
     import uvicorn
 
-    app = create_app(run_dir, host=host)
+    if host not in LOOPBACK:
+        token = token or secrets.token_urlsafe(18)
+        say(
+            f"warning: the viewer listens on {host}, beyond this machine; it needs its token. "
+            f"Open http://{host}:{port}/?token={token}"
+        )
+    else:
+        say(f"vidcurate viewer on http://{host}:{port}/  (Ctrl+C to stop)")
+    app = create_app(run_dir, host=host, token=token)
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level)
     finally:
@@ -249,45 +185,12 @@ def serve(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8765, log
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _dataset(path: Path) -> pads.Dataset | pa.Table:
-    if path.is_file():
-        return pads.dataset(str(path), format="parquet")
-    return pa.table({"id": pa.array([], pa.string()), "path": pa.array([], pa.string())})
+def _token_of(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.cookies.get(COOKIE) or request.query_params.get("token")
 
 
 def _static(name: str) -> str:
     return resources.files("vidcurate.report").joinpath(f"static/{name}").read_text(encoding="utf-8")
-
-
-def _arrow(rel: duckdb.DuckDBPyRelation) -> pa.Table:
-    fn = getattr(rel, "to_arrow_table", None) or rel.arrow
-    out = fn()
-    return out.read_all() if isinstance(out, pa.RecordBatchReader) else out
-
-
-def _clean(v: Any) -> Any:
-    """Values JSON can carry: NaN/inf -> null, bytes -> a size note, dates -> ISO text."""
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        return f"<{len(v)} bytes>"
-    if isinstance(v, (dt.datetime, dt.date, dt.time)):
-        return v.isoformat()
-    if isinstance(v, dt.timedelta):
-        return v.total_seconds()
-    if isinstance(v, decimal.Decimal):
-        return float(v)
-    return v
-
-
-def _first_line(e: Exception) -> str:
-    lines = [x for x in str(e).splitlines() if x.strip()]
-    return lines[0] if lines else type(e).__name__
-
-
-def _qi(name: str) -> str:
-    return name.replace('"', '""')

@@ -168,11 +168,16 @@ def _kpis(run: rd.Run, n_errors: int) -> str:
     kept = int(s.get("rows_final", run.count("kept")))
     rej = int(s.get("rows_rejected", run.count("rej")))
     src = int(s.get("source_rows", kept + rej))
-    pct = f"{100 * kept / src:.0f}% of input" if src else ""
+    # A splitter turns one video into many clips: kept rows are then a share of the clips, not of the input.
+    made = max([st.rows_out + st.rejected for st in run.stages if st.rows_out + st.rejected > st.rows_in] or [0])
+    if made:
+        pct = f"{100 * kept / made:.0f}% of the {made:,} clips the split made"
+    else:
+        pct = f"{100 * kept / src:.0f}% of the input rows" if src else ""
     wall = s.get("wall_s")
     cards = [
         ("", "input rows", f"{src:,}", f"{len(run.stages)} stages"),
-        ("kept", "kept", f"{kept:,}", pct),
+        ("kept", "kept rows", f"{kept:,}", pct),
         ("rej", "rejected", f"{rej:,}", "each with its reason"),
         ("err", "errors", f"{n_errors:,}", "rows with an error"),
         ("", "wall time", f"{wall:.1f} s" if isinstance(wall, (int, float)) else "–", "last invocation"),

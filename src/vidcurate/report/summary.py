@@ -7,6 +7,21 @@ from rich.table import Table
 
 from vidcurate.io.runfolder import RunSummary
 
+LLM_FIELDS = ("rows", "calls", "retries", "cache_hits", "repairs", "prompt_tokens", "completion_tokens")
+
+
+def _llm_usage(s: RunSummary, console: Console) -> None:
+    """Per LLM stage, what this invocation sent (resumed shards sent nothing now)."""
+    stages = [r for r in s.stages if r.llm_all]
+    if not stages:
+        return
+    t = Table(title="LLM usage by stage, this run (a cache hit costs nothing)", title_justify="left")
+    for col in ("stage", *LLM_FIELDS, "resumed shards"):
+        t.add_column(col.replace("_", " "), justify="left" if col == "stage" else "right", no_wrap=True)
+    for r in stages:
+        t.add_row(r.dirname, *(str(r.llm.get(k, 0)) for k in LLM_FIELDS), str(r.resumed_shards))
+    console.print(t)
+
 
 def print_summary(s: RunSummary, console: Console) -> None:
     t = Table(title=f"vidcurate run: {s.recipe}", title_justify="left")
@@ -37,9 +52,7 @@ def print_summary(s: RunSummary, console: Console) -> None:
         for k, v in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])):
             e.add_row(k, str(v))
         console.print(e)
-    from vidcurate.llm.usage import print_usage  # pyarrow + rich only; prints nothing without LLM stages
-
-    print_usage([s.manifest, s.rejected], console)
+    _llm_usage(s, console)
     for ex in s.exports:
         again = " (unchanged, kept)" if ex.get("resumed") else ""
         console.print(

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import duckdb
 import pyarrow as pa
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError
-from vidcurate.core.stage import NonBlankStr, Stage, StageConfig, StageContext
+from vidcurate.core.stage import Columns, NonBlankStr, Stage, StageConfig, StageContext
 from vidcurate.io import manifest as mio
 from vidcurate.io.fs import atomic_path
 
@@ -25,7 +25,7 @@ from vidcurate.io.fs import atomic_path
 class FilterConfig(StageConfig):
     """Keep rows that satisfy every condition given."""
 
-    where: NonBlankStr | None = Field(None, description="SQL predicate over manifest columns (DuckDB dialect)")
+    where: SqlPredicate | None = Field(None, description="SQL predicate over manifest columns (DuckDB dialect)")
     fmin: int | None = Field(None, description="minimum num_frames")
     fmax: int | None = Field(None, description="maximum num_frames")
     dmin: float | None = Field(None, description="minimum duration_s")
@@ -36,6 +36,18 @@ class FilterConfig(StageConfig):
     ar_min: float | None = Field(None, description="minimum aspect ratio, width / height")
     ar_max: float | None = Field(None, description="maximum aspect ratio, width / height")
     drop_errors: bool = Field(False, description="reject rows whose `error` is set")
+
+
+def _parses(where: str) -> str:
+    """A `where` must at least be SQL DuckDB can parse (found when the recipe loads, not mid-run)."""
+    try:
+        duckdb.extract_statements(f"SELECT 1 FROM t WHERE ({where}\n)")
+    except duckdb.Error as e:
+        raise ValueError(f"not a valid SQL predicate: {str(e).splitlines()[0]}") from None
+    return where
+
+
+SqlPredicate = Annotated[NonBlankStr, AfterValidator(_parses)]
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,17 @@ class RowFilter(Stage[FilterConfig]):
     def required_columns(self) -> tuple[str, ...]:
         cols = {c for cond in self._conds for c in cond.columns}
         return tuple(sorted(cols))
+
+    def check_input(self, columns: Columns) -> None:
+        """The conditions bind against the columns this stage will get (an unknown name fails now)."""
+        empty = pa.table({n: pa.array([], t if not pa.types.is_null(t) else pa.string()) for n, t in columns.items()})
+        empty = _with_missing_columns(empty, self.required_columns())
+        with duckdb.connect() as con:
+            con.register("_batch", empty)
+            try:
+                con.execute(f"SELECT {self._reason} AS r FROM _batch").fetchall()
+            except duckdb.Error as e:
+                raise _sql_error(e, empty.column_names) from None
 
     def setup(self, ctx: StageContext | None = None) -> None:
         super().setup(ctx)

@@ -20,7 +20,7 @@ from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError, row_error
 from vidcurate.core.stage import Columns, Resources, Stage, StageContext
 from vidcurate.llm.media import FrameOptions
-from vidcurate.llm.options import LLMOptions
+from vidcurate.llm.options import TRANSIENT, LLMOptions
 from vidcurate.llm.template import PromptTemplate
 from vidcurate.llm.usage import COLUMN, USAGE_COLUMNS, Tally, Usage, append_entry, log
 
@@ -70,6 +70,7 @@ class LLMStage(Stage[L]):
 
     resources: ClassVar[Resources] = Resources(cpus=1.0)
     reads_media: ClassVar[bool] = False
+    retryable_errors: ClassVar[tuple[str, ...]] = TRANSIENT
     columns: ClassVar[Columns] = USAGE_COLUMNS  # every LLM stage appends what it cost to `llm_usage`
 
     def __init__(self, config: L | None = None) -> None:
@@ -92,6 +93,12 @@ class LLMStage(Stage[L]):
     def threads(self) -> int:
         """Threads for blocking work around requests (decoding frames)."""
         return 2
+
+    def preflight(self) -> None:
+        """The endpoint answers and serves the model (one request, before any row is sent)."""
+        from vidcurate.llm.preflight import check_endpoint
+
+        check_endpoint(self.options, self.name)
 
     def setup(self, ctx: StageContext | None = None) -> None:
         super().setup(ctx)

@@ -18,7 +18,21 @@ import cv2
 import numpy as np
 
 FAULT = re.compile(r"\[\[fault:([a-z0-9_*,]+)\]\]")
-KINDS = {"429", "500", "503", "400", "slow", "badjson", "truncated", "reset", "badcontent", "empty", "hang"}
+KINDS = {
+    "429",
+    "500",
+    "503",
+    "400",
+    "slow",
+    "badjson",
+    "truncated",
+    "reset",
+    "badcontent",
+    "empty",
+    "hang",
+    "echo",
+    "huge",
+}
 _CAPTION = re.compile(r"^Caption: (.*)$", re.MULTILINE)
 _MOVING = re.compile(r"\b(runs?|running|walks?|walking|moves?|moving|drives?|driving|flies|flying|jumps?|"
                      r"jumping|chases?|chasing|swims?|swimming|rolls?|rolling|pans?|panning|dances?|dancing)\b",

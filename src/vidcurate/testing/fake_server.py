@@ -6,7 +6,9 @@ It answers deterministically, injects faults on request, and counts what it sees
   that conversation get 429 (with Retry-After), the third a 500, later ones a normal answer.
   Kinds: 429, 500, 503, 400, slow (answers after `slow_s`), badjson (a 200 whose body is not JSON),
   truncated (the body stops short of its Content-Length), reset (TCP reset, no answer),
-  badcontent (valid HTTP, content not JSON), empty (empty content), hang (never answers).
+  badcontent (valid HTTP, content not JSON), empty (empty content), hang (never answers),
+  echo (a 400 whose message repeats the request's Authorization header, as a careless proxy
+  does), huge (a 2 MB answer).
   Attempts are counted per conversation root (the messages up to the first user message), so a
   repair request continues the count of the request it repairs.
 - counters: requests received, answered (`ok`), status codes, faults injected, requests in
@@ -200,7 +202,8 @@ class FakeServer:
         writer: asyncio.StreamWriter,
     ) -> bool:
         if method == "GET" and path.rstrip("/").endswith("/models"):
-            writer.write(_http(200, json.dumps({"object": "list", "data": [{"id": "fake"}]}).encode()))
+            served = [{"id": self.model, "object": "model"}] if self.model else []  # none named: any is served
+            writer.write(_http(200, json.dumps({"object": "list", "data": served}).encode()))
             await writer.drain()
             return True
         if method != "POST" or path.split("?")[0].rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
@@ -249,6 +252,8 @@ class FakeServer:
         if fault in ("429", "500", "503", "400"):
             extra = {"Retry-After": self.retry_after} if fault == "429" else None
             return await self._send(writer, int(fault), _error(int(fault), f"injected {fault}"), extra)
+        if fault == "echo":
+            return await self._send(writer, 400, _error(400, f"bad request from {headers.get('authorization')}"))
         if fault == "reset":
             sock = writer.get_extra_info("socket")
             if sock is not None:
@@ -264,7 +269,7 @@ class FakeServer:
             return False
         if fault == "badjson":
             return await self._send(writer, 200, b'{"id": "chatcmpl-bad", "choices": [{"message": ')
-        content = {"badcontent": "I think it is dynamic, yes.", "empty": ""}.get(fault or "")
+        content = {"badcontent": "I think it is dynamic, yes.", "empty": "", "huge": "x" * 2_000_000}.get(fault or "")
         if content is None:
             content = self.responder(req)
         answer = self._completion(req, content)

@@ -4,7 +4,9 @@
 const $ = (id) => document.getElementById(id);
 const PAGE = 60;
 const PROBE_FACTS = new Set(["duration_s", "fps", "num_frames", "width", "height", "start_s", "end_s"]);
-const state = { status: "kept", where: "", sort: "", order: "asc", mode: "grid", offset: 0, total: 0, columns: [] };
+const state = { status: "kept", where: "", sort: "", order: "asc", mode: "grid", offset: 0, total: 0, columns: [],
+  filtered: [] };
+const VIRTUAL = new Set(["name", "span"]); // table columns made from others: the file's name, the clip's span
 let seq = 0; // drops answers to superseded requests
 
 function el(tag, cls, text) {
@@ -175,10 +177,12 @@ function renderGrid(box, rows) {
   }
 }
 
+// What identifies a row, then the scores the recipe filtered on, then other scores, then the rest.
 function tableColumns() {
-  const first = ["_status", "id", "path"];
-  const rest = state.columns.map((c) => c.name).filter((n) => !first.includes(n));
-  return first.filter((n) => state.columns.some((c) => c.name === n)).concat(rest);
+  const have = new Set(state.columns.map((c) => c.name));
+  const first = ["_status", "name", "span", ...state.filtered, ...scoreColumns(), "caption", "reject_reason", "error"];
+  const order = [...new Set(first)].filter((n) => VIRTUAL.has(n) || have.has(n));
+  return order.concat(state.columns.map((c) => c.name).filter((n) => !order.includes(n) && !n.startsWith("__")));
 }
 
 function renderTable(box, rows, reset) {
@@ -192,8 +196,9 @@ function renderTable(box, rows, reset) {
     head.append(el("th", "tthumb", ""));
     for (const c of cols) {
       const th = el("th", state.sort === c ? "sorted" : "", c + (state.sort === c ? (state.order === "asc" ? " ↑" : " ↓") : ""));
-      th.title = `sort by ${c}`;
-      th.addEventListener("click", () => {
+      if (state.filtered.includes(c)) th.classList.add("filtered");
+      th.title = VIRTUAL.has(c) ? "" : `sort by ${c}${state.filtered.includes(c) ? " (the recipe filtered on it)" : ""}`;
+      if (!VIRTUAL.has(c)) th.addEventListener("click", () => {
         if (state.sort === c) state.order = state.order === "asc" ? "desc" : "asc";
         else { state.sort = c; state.order = "asc"; }
         syncControls();
@@ -223,6 +228,8 @@ function renderTable(box, rows, reset) {
       const v = row[c];
       let td;
       if (c === "_status") { td = el("td"); td.append(el("span", `badge ${v}`, v)); }
+      else if (c === "name") { td = el("td", "", basename(row.source_path || row.path) || row.id); td.title = row.id; }
+      else if (c === "span") td = el("td", "", span(row));
       else if (c === "path") { td = el("td", "", basename(v)); td.title = v || ""; }
       else if (c === "conversations" && Array.isArray(v)) td = el("td", "", `${v.length} turns`);
       else { td = el("td", numeric.has(c) ? "num" : "", fmt(v)); td.title = fmt(v); }
@@ -350,10 +357,33 @@ function wire() {
       : `Playback failed${what}: ${(v.error && v.error.message) || "unknown error"}`;
     note.hidden = false;
   });
-  v.addEventListener("timeupdate", () => {
+  v.addEventListener("timeupdate", () => { // where frame callbacks are missing: stop within ~0.25 s
     const end = v.dataset.end ? Number(v.dataset.end) : null;
     if (end != null && v.currentTime >= end && !v.paused) v.pause();
   });
+  v.addEventListener("play", () => { // playing again at the end of the span starts the span over
+    const end = v.dataset.end ? Number(v.dataset.end) : null;
+    if (end != null && v.currentTime >= end - 0.05) v.currentTime = Number(v.dataset.start || 0);
+  });
+  watchEnd(v);
+}
+
+// Stop on the span's last frame: each presented frame's time (requestVideoFrameCallback) plus the
+// frame interval says whether the next frame would already belong to the next shot.
+function watchEnd(v) {
+  if (!("requestVideoFrameCallback" in v)) return;
+  let last = null;
+  const onFrame = (_now, meta) => {
+    const end = v.dataset.end ? Number(v.dataset.end) : null;
+    const step = last != null && meta.mediaTime > last && meta.mediaTime - last < 0.5 ? meta.mediaTime - last : 0.04;
+    last = meta.mediaTime;
+    if (end != null && !v.paused && meta.mediaTime + step > end - 0.001) {
+      v.pause();
+      v.currentTime = meta.mediaTime; // hold the last frame of the span
+    }
+    v.requestVideoFrameCallback(onFrame);
+  };
+  v.requestVideoFrameCallback(onFrame);
 }
 
 async function init() {
@@ -367,6 +397,7 @@ async function init() {
     return;
   }
   state.columns = meta.columns;
+  state.filtered = meta.filtered || [];
   $("runname").textContent = meta.recipe ? `${meta.recipe} · ${meta.run}` : meta.run;
   document.title = `vidcurate · ${meta.run}`;
   $("n-kept").textContent = meta.counts.kept.toLocaleString();

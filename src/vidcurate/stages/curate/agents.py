@@ -20,12 +20,12 @@ from vidcurate.stages.llm import LLMStage
 
 
 def _names(values: list[str]) -> list[str]:
-    out: list[str] = []
+    out: dict[str, None] = {}  # ordered and de-duplicated in one pass
     for v in values:
         n = " ".join(str(v).split()).strip(" .,;").lower()
-        if n and n not in out:
-            out.append(n)
-    return out
+        if n:
+            out[n] = None
+    return list(out)
 
 
 class AgentSplit(BaseModel):
@@ -56,5 +56,5 @@ class AgentExtractor(LLMStage[AgentsConfig]):
 
     async def handle(self, row: dict[str, Any], tally: Tally) -> dict[str, Any]:
         v: AgentSplit = await self.ask(row, tally, AgentSplit)
-        agents = v.agents
-        return {"agents": agents, "non_agents": [n for n in v.non_agents if n not in agents]}
+        agents = set(v.agents)
+        return {"agents": v.agents, "non_agents": [n for n in v.non_agents if n not in agents]}

@@ -1,0 +1,5 @@
+"""`python -m vidcurate.cli`."""
+
+from vidcurate.cli import main
+
+main()
