@@ -9,14 +9,8 @@ and can be mailed around.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import functools
 import json
-import os
-from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
-from concurrent.futures import ThreadPoolExecutor
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -24,15 +18,15 @@ from typing import Any
 
 import yaml
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from vidcurate import __version__
 from vidcurate.core.errors import ConfigError
 from vidcurate.io.fs import atomic_path
 from vidcurate.io.runfolder import RunFolder
 from vidcurate.report import data as rd
+from vidcurate.report import parts as hp
 from vidcurate.report import svg
-from vidcurate.report.thumbs import Clip, Thumb, thumbnail
+from vidcurate.report.examples import examples, thumbnails
 
 KEPT_EXAMPLES = 8
 REJECTED_EXAMPLES = 6  # per reason
@@ -71,7 +65,7 @@ def render(
     """The whole page as a string."""
     kept = rd.kept_examples(run, kept_examples)
     groups = rd.rejected_examples(run, rejected_examples)
-    thumbs = _thumbnails(run, kept + [r for g in groups for r in g.rows], console)
+    thumbs = thumbnails(run, kept + [r for g in groups for r in g.rows], console)
     errors, n_errors, kinds = rd.error_rows(run)
     cuts = rd.thresholds(run.stages)
     main_cols, more_cols = rd.numeric_columns(run)
@@ -83,7 +77,7 @@ def render(
         _kpis(run, n_errors),
         _funnel(run),
         _distributions(run, main_cols, more_cols, cuts),
-        _examples(run, kept, groups, thumbs, cuts),
+        examples(run, kept, groups, thumbs, cuts),
         _errors(errors, n_errors, kinds),
         _timing(run),
         _configs(run),
@@ -104,46 +98,6 @@ def render(
 
 
 # --- sections ------------------------------------------------------------------------------------
-
-
-def _section(anchor: str, title: str, body: str) -> str:
-    return f'<section id="{anchor}"><h2>{title}</h2>{body}</section>'
-
-
-def _empty(text: str) -> str:
-    return f'<div class="panel empty">{escape(text)}</div>'
-
-
-def _legend(items: list[tuple[str, str]]) -> str:
-    """Legend entries as (css for the swatch, label); a css starting with '.' is a class name."""
-    spans = []
-    for css, label in items:
-        swatch = f'<i class="{css[1:]}"></i>' if css.startswith(".") else f'<i style="background:{css}"></i>'
-        spans.append(f"<span>{swatch}{escape(label)}</span>")
-    return '<div class="legend">' + "".join(spans) + "</div>"
-
-
-def _bar(segments: Sequence[tuple[str, float, str]], top: float, style: str = "") -> str:
-    """A horizontal stacked bar: (css class, value, tooltip) segments scaled to `top`."""
-    spans = "".join(
-        f'<span class="{c}" style="width:{100 * v / top:.2f}%" title="{escape(t)}"></span>' for c, v, t in segments if v
-    )
-    return f'<div class="bar"{style}>{spans}</div>'
-
-
-def _chips(items: list[tuple[str, int]], cls: str) -> str:
-    return "".join(f'<span class="chip {cls}">{escape(k)} <b>{n:,}</b></span>' for k, n in items)
-
-
-def _tr(cells: list[str], numeric: AbstractSet[int] = frozenset(), head: bool = False) -> str:
-    tag = "th" if head else "td"
-    return (
-        "<tr>"
-        + "".join(
-            f'<{tag} class="n">{c}</{tag}>' if i in numeric else f"<{tag}>{c}</{tag}>" for i, c in enumerate(cells)
-        )
-        + "</tr>"
-    )
 
 
 def _header(run: rd.Run, name: str, desc: str) -> str:
@@ -192,13 +146,13 @@ def _kpis(run: rd.Run, n_errors: int) -> str:
 
 def _funnel(run: rd.Run) -> str:
     if not run.stages:
-        return _section("funnel", "Funnel", _empty("no stage summary (summary.json is missing)"))
+        return hp.section("funnel", "Funnel", hp.empty("no stage summary (summary.json is missing)"))
     src = int(run.summary.get("source_rows", 0))
     top = max([src, 1] + [max(s.rows_in, s.rows_out + s.rejected) for s in run.stages])
     n = {2, 3, 4, 5}
-    rows = [_tr(["stage", "rows", "in", "out", "rejected", "errors", "reasons"], n, head=True)]
-    first = ['<span class="mono">00-source</span>', _bar([("k", src, f"input: {src:,}")], top)]
-    rows.append(_tr([*first, "–", f"{src:,}", "–", "–", ""], n))
+    rows = [hp.tr(["stage", "rows", "in", "out", "rejected", "errors", "reasons"], n, head=True)]
+    first = ['<span class="mono">00-source</span>', hp.bar([("k", src, f"input: {src:,}")], top)]
+    rows.append(hp.tr([*first, "–", f"{src:,}", "–", "–", ""], n))
     for s in run.stages:
         n_err = sum(s.errors.values())
         segs = [
@@ -206,8 +160,8 @@ def _funnel(run: rd.Run) -> str:
             ("e", min(n_err, s.rows_out), "row errors (still in the table)"),
             ("r", s.rejected, "rejected"),
         ]
-        chips = _chips(s.reasons, "r") + _chips(sorted(s.errors.items()), "e")
-        cells = [f'<span class="mono">{escape(s.dirname)}</span>', _bar(segs, top)]
+        chips = hp.chips(s.reasons, "r") + hp.chips(sorted(s.errors.items()), "e")
+        cells = [f'<span class="mono">{escape(s.dirname)}</span>', hp.bar(segs, top)]
         cells += [
             f"{s.rows_in:,}",
             f"{s.rows_out:,}",
@@ -215,21 +169,23 @@ def _funnel(run: rd.Run) -> str:
             f"{n_err:,}",
             f'<div class="chips">{chips}</div>',
         ]
-        rows.append(_tr(cells, n))
-    legend = _legend([(".k", "passed"), ("var(--err)", "row error"), (".r", "rejected")])
-    return _section("funnel", "Funnel", f'{legend}<div class="panel"><table>{"".join(rows)}</table></div>')
+        rows.append(hp.tr(cells, n))
+    legend = hp.legend([(".k", "passed"), ("var(--err)", "row error"), (".r", "rejected")])
+    return hp.section("funnel", "Funnel", f'{legend}<div class="panel"><table>{"".join(rows)}</table></div>')
 
 
 def _distributions(run: rd.Run, main: list[str], more: list[str], cuts: list[rd.Threshold]) -> str:
     if not main and not more:
-        return _section("distributions", "Distributions", _empty("no numeric columns"))
-    legend = _legend([(".k", "kept"), (".r", "rejected"), (".c", "threshold from the recipe"), (".s", "side it cuts")])
+        return hp.section("distributions", "Distributions", hp.empty("no numeric columns"))
+    legend = hp.legend(
+        [(".k", "kept"), (".r", "rejected"), (".c", "threshold from the recipe"), (".s", "side it cuts")]
+    )
     out = [legend, '<div class="hists">', *(_hist_card(run, c, cuts) for c in main), "</div>"]
     if more:
         out.append(f'<details class="more"><summary>More columns ({len(more)})</summary><div class="hists">')
         out += [_hist_card(run, c, cuts) for c in more]
         out.append("</div></details>")
-    return _section("distributions", "Distributions", "".join(out))
+    return hp.section("distributions", "Distributions", "".join(out))
 
 
 def _hist_card(run: rd.Run, column: str, cuts: list[rd.Threshold]) -> str:
@@ -248,88 +204,19 @@ def _hist_card(run: rd.Run, column: str, cuts: list[rd.Threshold]) -> str:
     return f'<div class="panel hcard"><h4>{escape(column)}</h4><p class="note">{note}</p>{svg.histogram(h)}</div>'
 
 
-def _examples(
-    run: rd.Run, kept: list[dict[str, Any]], groups: list[rd.Group], thumbs: dict[str, Thumb], cuts: list[rd.Threshold]
-) -> str:
-    scores = rd.score_columns(run)
-    cut_cols = [t.column for t in cuts]
-    scores.sort(key=lambda c: cut_cols.index(c) if c in cut_cols else len(cut_cols))  # what the recipe judges first
-    total_kept = int(run.summary.get("rows_final", run.count("kept")))
-    out = [f"<h3>Kept <small>{len(kept)} of {total_kept:,}</small></h3>"]
-    out.append(_cards(kept, "kept", thumbs, scores) if kept else _empty("no kept rows"))
-    for g in groups:
-        by = escape(g.stage or "?")
-        out.append(
-            f"<h3>Rejected: <code>{escape(g.reason)}</code><small>by {by} · {len(g.rows)} of {g.total:,}</small></h3>"
-        )
-        out.append(_cards(g.rows, "rejected", thumbs, scores))
-    if not groups:
-        out.append(f"<h3>Rejected</h3>{_empty('no rejected rows')}")
-    return _section("examples", "Examples", "".join(out))
-
-
-def _cards(rows: list[dict[str, Any]], status: str, thumbs: dict[str, Thumb], scores: list[str]) -> str:
-    return (
-        '<div class="cards">' + "".join(_card(r, status, thumbs.get(str(r.get("id"))), scores) for r in rows) + "</div>"
-    )
-
-
-def _card(r: dict[str, Any], status: str, th: Thumb | None, scores: list[str]) -> str:
-    rid = str(r.get("id"))
-    if th is not None and th.jpeg:
-        b64 = base64.b64encode(th.jpeg).decode()
-        img = f'<img class="strip" alt="frames of {escape(rid)}" src="data:image/jpeg;base64,{b64}">'
-    else:
-        why = th.error if th is not None and th.error else ""
-        text = "no frames" if r.get("error") or not why else _short(why, 120)  # a row error is shown below
-        img = f'<div class="nostrip" title="{escape(why)}">{escape(text)}</div>'
-    path = str(r.get("path") or "")
-    source = str(r.get("source_path") or "")  # a cut clip: name it after the video it comes from
-    a, b = ("source_start_s", "source_end_s") if source else ("start_s", "end_s")
-    span = ""
-    if r.get(a) is not None or r.get(b) is not None:
-        end = svg.fmt(r[b]) if r.get(b) is not None else "end"
-        span = f' <span class="note">{svg.fmt(r.get(a) or 0.0)}–{end} s</span>'
-    title = f"{path}\nclip of {source}" if source else path
-    facts = []
-    if r.get("duration_s") is not None:
-        facts.append(f"{svg.fmt(r['duration_s'])} s")
-    if r.get("width") and r.get("height"):
-        facts.append(f"{r['width']}×{r['height']}")
-    if r.get("fps"):
-        facts.append(f"{svg.fmt(r['fps'])} fps")
-    if r.get("codec"):
-        facts.append(escape(str(r["codec"])))
-    sc = [f"{escape(c)} <b>{svg.fmt(r[c])}</b>" for c in scores if isinstance(r.get(c), (int, float))][:3]
-    name = Path(source or path).name or rid
-    lines = [f'<div class="name" title="{escape(title)}">{escape(name)}{span}</div>']
-    if facts:
-        lines.append(f'<div class="facts">{" · ".join(facts)}</div>')
-    if sc:
-        lines.append(f'<div class="scores">{" · ".join(sc)}</div>')
-    if r.get("caption"):
-        lines.append(f'<div class="cap">{escape(_short(str(r["caption"]), 160))}</div>')
-    if r.get("reject_reason"):
-        lines.append(f'<div class="why">{escape(str(r["reject_reason"]))}</div>')
-    if r.get("error"):
-        lines.append(f'<div class="err">{escape(_short(str(r["error"]), 160))}</div>')
-    caption = f"<figcaption>{''.join(lines)}</figcaption>"
-    return f'<figure class="panel clip {status}" data-id="{escape(rid)}">{img}{caption}</figure>'
-
-
 def _errors(rows: list[dict[str, Any]], total: int, kinds: list[tuple[str, int]]) -> str:
     if not total:
-        return _section("errors", "Errors", _empty("no row has an error"))
-    table = [_tr(["where", "file", "kind", "message"], head=True)]
+        return hp.section("errors", "Errors", hp.empty("no row has an error"))
+    table = [hp.tr(["where", "file", "kind", "message"], head=True)]
     for r in rows:
         path = str(r.get("path") or "")
         name = f'<span class="mono" title="{escape(path)}">{escape(Path(path).name)}</span>'
         kind = f'<span class="mono">{escape(str(r.get("error_kind") or ""))}</span>'
-        table.append(_tr([escape(str(r["_status"])), name, kind, escape(str(r.get("error") or ""))]))
+        table.append(hp.tr([escape(str(r["_status"])), name, kind, escape(str(r.get("error") or ""))]))
     more = f'<p class="note">showing {len(rows)} of {total:,}</p>' if total > len(rows) else ""
-    body = f'<div class="chips" style="margin-bottom:12px">{_chips(kinds, "e")}</div>'
+    body = f'<div class="chips" style="margin-bottom:12px">{hp.chips(kinds, "e")}</div>'
     body += f'<div class="panel"><table>{"".join(table)}</table></div>{more}'
-    return _section("errors", f'Errors <small class="note">{total:,} row{"s" if total != 1 else ""}</small>', body)
+    return hp.section("errors", f'Errors <small class="note">{total:,} row{"s" if total != 1 else ""}</small>', body)
 
 
 def _timing(run: rd.Run) -> str:
@@ -337,15 +224,15 @@ def _timing(run: rd.Run) -> str:
         return ""
     top = max([max(s.seconds, s.wall_s) for s in run.stages] + [1e-9])
     n = {2, 3, 4}
-    rows = [_tr(["stage", "time", "worker s", "wall s", "throughput"], n, head=True)]
+    rows = [hp.tr(["stage", "time", "worker s", "wall s", "throughput"], n, head=True)]
     for s in run.stages:
         rate = f"{s.rows_in / s.wall_s:,.1f} rows/s" if s.wall_s > 0 and s.rows_in else "–"
-        bars = _bar([("c", s.seconds, f"worker time {s.seconds:.2f} s")], top)
-        bars += _bar([("w", s.wall_s, f"wall time {s.wall_s:.2f} s")], top, ' style="margin-top:3px"')
+        bars = hp.bar([("c", s.seconds, f"worker time {s.seconds:.2f} s")], top)
+        bars += hp.bar([("w", s.wall_s, f"wall time {s.wall_s:.2f} s")], top, ' style="margin-top:3px"')
         name = f'<span class="mono">{escape(s.dirname)}</span>'
-        rows.append(_tr([name, bars, f"{s.seconds:.2f}", f"{s.wall_s:.2f}", rate], n))
-    legend = _legend([("var(--accent)", "worker time (summed over workers)"), ("#a5b4fc", "wall time")])
-    return _section("time", "Time per stage", f'{legend}<div class="panel"><table>{"".join(rows)}</table></div>')
+        rows.append(hp.tr([name, bars, f"{s.seconds:.2f}", f"{s.wall_s:.2f}", rate], n))
+    legend = hp.legend([("var(--accent)", "worker time (summed over workers)"), ("#a5b4fc", "wall time")])
+    return hp.section("time", "Time per stage", f'{legend}<div class="panel"><table>{"".join(rows)}</table></div>')
 
 
 def _configs(run: rd.Run) -> str:
@@ -358,33 +245,10 @@ def _configs(run: rd.Run) -> str:
             f'<details class="stagecfg"><summary class="mono">{escape(s.dirname)}</summary>'
             f'<pre class="cfg mono">{escape(cfg)}</pre></details>'
         )
-    return _section("recipe", "Recipe: stage parameters", f'<div class="panel">{"".join(items)}</div>')
+    return hp.section("recipe", "Recipe: stage parameters", f'<div class="panel">{"".join(items)}</div>')
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _thumbnails(run: rd.Run, rows: list[dict[str, Any]], console: Console | None) -> dict[str, Thumb]:
-    """Strips for the example rows, decoded in a few threads (PyAV releases the GIL), cached in the run."""
-    clips = {str(r["id"]): Clip.from_row(r) for r in rows if r.get("id") is not None}
-    if not clips:
-        return {}
-    out: dict[str, Thumb] = {}
-    progress = Progress(
-        TextColumn("[bold]report thumbnails"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        transient=True,
-        disable=console is None,
-    )
-    work = functools.partial(thumbnail, run_dir=run.dir)
-    with progress, ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        task = progress.add_task("thumbs", total=len(clips))
-        for rid, th in zip(clips, pool.map(work, clips.values()), strict=True):
-            out[rid] = th
-            progress.advance(task)
-    return out
 
 
 def _recipe_title(run: rd.Run) -> tuple[str, str]:
@@ -399,7 +263,3 @@ def _recipe_title(run: rd.Run) -> tuple[str, str]:
     if isinstance(doc, dict):
         return str(doc.get("name") or Path(src).stem), str(doc.get("description") or "")
     return Path(str(src)).stem, ""
-
-
-def _short(s: str, n: int) -> str:
-    return s if len(s) <= n else s[: n - 1] + "…"
