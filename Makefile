@@ -9,11 +9,14 @@ DEMO_DIR ?= demo-work
 
 .PHONY: demo test lint bench clean-venv browser
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH_PIN)"
-	$(BIN)/python -m pip install -q -e ".[dev,ml,llm,view,ray]"
+	$(BIN)/python -m pip install -q -c constraints.txt "$(TORCH_PIN)"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,ml,llm,view,ray]"
+	# The tests load exports with LLaMA-Factory's own loader; its pins (datasets<=4, av<=16, torchvision)
+	# would downgrade ours or pull a torchvision that does not load beside the CPU torch.
+	$(BIN)/python -m pip install -q --no-deps llamafactory==0.9.5
 	touch $(STAMP)
 
 demo: $(STAMP)

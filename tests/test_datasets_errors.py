@@ -95,10 +95,10 @@ def test_wrong_types_are_named_by_record(tmp_path: Path) -> None:
     assert rows[1]["error"] == "convert: no answer for v_ddd_0" and rows[1]["query"] == "who?"
     q = folder / "val_q.json"
     assert res.issues.messages == [
-        f"{q} record 1: 'question' is list, not text; record skipped",
-        f"{q} record 2: record is str, not an object; record skipped",
-        f"{q} record 3: missing field 'question'; record skipped",
-        f"{q} record 4: no answer for v_ddd_0",
+        f"{q}:1 record 1: 'question' is list, not text; record skipped",
+        f"{q}:1 record 2: record is str, not an object; record skipped",
+        f"{q}:1 record 3: missing field 'question'; record skipped",
+        f"{q}:1 record 4: no answer for v_ddd_0",
     ]
 
 
@@ -179,7 +179,7 @@ def test_cli_convert_writes_manifest_and_reports_problems(tmp_path: Path) -> Non
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert f"1 rows (1 ok, 0 with errors) -> {out}" in r.stdout
-    assert "2 problems in the input" in r.stderr and f"{folder / 'val_q.json'} record 1: missing field" in r.stderr
+    assert "2 problems in the input" in r.stderr and f"{folder / 'val_q.json'}:1 record 1: missing field" in r.stderr
     assert f"video root {tmp_path / 'videos'} does not exist" in r.stderr  # a mistyped root is pointed out
     (row,) = pq.read_table(out).to_pylist()
     assert row["path"] == str(tmp_path / "videos" / "v_v_abc.mp4")

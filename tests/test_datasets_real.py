@@ -304,7 +304,7 @@ def test_didemo_reversed_and_out_of_range_chunks(tmp_path: Path) -> None:
     rows = res.table.to_pylist()
     # the record with chunk 7 of 6 cannot be placed: reported, skipped; the next record converts
     assert [(r["question_id"], r["start_s"], r["end_s"]) for r in rows] == [("1", 5.0, 10.0)]
-    assert res.issues.messages == [f"{f} record 0: chunk [7, 7] outside 0..5; record skipped"]
+    assert res.issues.messages == [f"{f}:1 record 0: chunk [7, 7] outside 0..5; record skipped"]
     rec["times"] = [[3, 1], [0, 6], [1, 3]]
     f.write_text(json.dumps([rec]))
     res = convert("didemo", [f], Settings(video_root=tmp_path))

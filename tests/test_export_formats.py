@@ -27,13 +27,13 @@ import numpy as np
 import pytest
 import webdataset as wds
 
-from conftest import shared_video
+from conftest import SHARED_ANNOTATIONS, shared_video
 from vidcurate.cli import main
 from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError
 from vidcurate.export import frames as frames_mod
 from vidcurate.export.command import parse_bytes
-from vidcurate.export.driver import export
+from vidcurate.export.driver import EmptyExport, export
 from vidcurate.io.decode import iter_frames
 from vidcurate.io.manifest import write_manifest
 from vidcurate.io.probe import probe_file
@@ -107,7 +107,7 @@ def test_llava_records_and_paths(tmp_path: Path, media: dict[str, Path]) -> None
     assert recs[0] == {
         "id": "mc-1",
         "video": "counter.mp4",
-        "conversations": qa("Pick one.\nA. red\nB. blue", "B. blue"),
+        "conversations": qa("Pick one.\nA. red\nB. blue", "B. blue", token="<image>"),  # LLaVA-NeXT's token
         "query": "Pick one.\nA. red\nB. blue",
         "answer": "blue",
         "options": ["red", "blue"],
@@ -116,9 +116,22 @@ def test_llava_records_and_paths(tmp_path: Path, media: dict[str, Path]) -> None
         "end_s": 1.5,
     }
     assert recs[1]["image"] == "pic.jpg" and "video" not in recs[1]
+    assert res.notes == [
+        "1 rows have a span (start_s/end_s) written as metadata: a trainer that ignores it sees the whole video; "
+        "--materialize cuts each span into its own clip"
+    ]
     # the default root is the JSON's folder: media elsewhere are refused unless --absolute
-    res = export("llava", m, dict(out=tmp_path / "o2" / "t.json"))
-    assert res.written == 0 and res.skipped["path outside media root"] == 2
+    with pytest.raises(
+        EmptyExport,
+        match=r"no row can be exported, nothing written \(3 skipped: "
+        r"path outside media root: 2, no conversations: 1\)",
+    ):
+        export("llava", m, dict(out=tmp_path / "o2" / "t.json"))
+    assert not (tmp_path / "o2" / "t.json").exists()
+    res = export("llava", m, dict(out=tmp_path / "o4" / "t.json", media_root=media["root"], media_token="<video>"))
+    recs = json.loads((tmp_path / "o4" / "t.json").read_text())
+    assert recs[0]["conversations"][0]["value"].startswith("<video>\n")  # LLaMA-Factory-style code
+    assert recs[1]["conversations"][0]["value"].startswith("<image>\n")  # an image stays <image>
     res = export("llava", m, dict(out=tmp_path / "o3", absolute=True, name="abs"))
     assert [
         r["video" if "video" in r else "image"] for r in json.loads((tmp_path / "o3" / "abs.json").read_text())
@@ -144,18 +157,23 @@ def test_webdataset_shards_read_back(tmp_path: Path, media: dict[str, Path]) -> 
     out = tmp_path / "shards"
     res = export("webdataset", m, dict(out=out, shard_size=2))
     assert res.written == 5 and dict(res.skipped) == {"media file not found": 1}
+    assert res.notes[0].endswith("(3 media files, each stored once, holding 5 rows)")
     shards = sorted(out.glob("wds-*.tar"))
-    assert [p.name for p in shards] == ["wds-000000.tar", "wds-000001.tar", "wds-000002.tar"]
+    assert [p.name for p in shards] == ["wds-000000.tar", "wds-000001.tar"]
     samples = list(wds.WebDataset([str(p) for p in shards], shardshuffle=False, empty_check=False))
-    assert [s["__key__"] for s in samples] == ["a_b_c", "s1", "img", "s2", "c2"]
-    src = {"a_b_c": media["counter"], "s1": media["static"], "img": media["image"], "s2": media["static"]}
-    for s in samples[:4]:
+    assert [s["__key__"] for s in samples] == ["a_b_c", "img", "s1"]  # one sample per file, sorted by path
+    src = {"a_b_c": media["counter"], "s1": media["static"], "img": media["image"]}
+    for s in samples:
         blob = s.get("mp4", s.get("jpg"))
         assert blob is not None and sha(blob) == sha(src[s["__key__"]])
-    meta = json.loads(samples[0]["json"])
-    assert meta["id"] == "a.b/c" and meta["conversations"] == qa() and (meta["start_s"], meta["end_s"]) == (0.25, 1.0)
-    assert meta["path"] == str(media["counter"]) and "error" not in meta
-    assert json.loads(samples[1]["json"])["caption"] == "a still frame"
+    doc = json.loads(samples[0]["json"])
+    assert (doc["path"], doc["media"]) == (str(media["counter"]), "video")
+    first, second = doc["rows"]
+    assert (first["id"], second["id"]) == ("a.b/c", "c2")  # every row of the file, in manifest order
+    assert first["conversations"] == qa() and (first["start_s"], first["end_s"]) == (0.25, 1.0)
+    assert first["path"] == str(media["counter"]) and "error" not in first and "start_s" not in second
+    assert [r["id"] for r in json.loads(samples[2]["json"])["rows"]] == ["s1", "s2"]
+    assert json.loads(samples[2]["json"])["rows"][0]["caption"] == "a still frame"
     umask = os.umask(0)
     os.umask(umask)
     assert shards[0].stat().st_mode & 0o777 == 0o666 & ~umask  # published like any new file, not 0600
@@ -168,9 +186,40 @@ def test_webdataset_shards_read_back(tmp_path: Path, media: dict[str, Path]) -> 
         with tarfile.open(p) as t:
             per_shard.append(len(t.getnames()) // 2)
         assert p.stat().st_size <= limit or per_shard[-1] == 1
-    assert sum(per_shard) == 5 and max(per_shard) > 1
+    assert sum(per_shard) == 3 and max(per_shard) > 1
     res = export("webdataset", m, dict(out=out, shard_size=100))
     assert [p.name for p in sorted(out.glob("wds-*.tar"))] == ["wds-000000.tar"]  # stale shards removed
+
+
+def test_webdataset_stores_each_video_of_a_qa_dataset_once(tmp_path: Path) -> None:
+    """ActivityNet-QA asks ~10 questions per video: the tars hold each video once, not once per question."""
+    from vidcurate.datasets import Settings, convert_to_file
+
+    questions = json.loads((SHARED_ANNOTATIONS / "activitynet_qa" / "val_q.json").read_text())
+    names = list(dict.fromkeys(q["video_name"] for q in questions))[:4]
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for n in names:
+        synth.counter(videos / f"v_{n}.mp4", num_frames=6, fps=6, size=(64, 48))
+    m = tmp_path / "anetqa.parquet"
+    convert_to_file(
+        "activitynet-qa", [SHARED_ANNOTATIONS / "activitynet_qa"], m, Settings(video_root=videos, split="val")
+    )
+    asked = sum(1 for q in questions if q["video_name"] in names)
+    res = export("webdataset", m, dict(out=tmp_path / "wds", shard_size=3))
+    assert res.written == asked and asked >= 3 * len(names)
+    members = []
+    for p in sorted((tmp_path / "wds").glob("*.tar")):
+        with tarfile.open(p) as t:
+            members += t.getnames()
+    assert sum(n.endswith(".mp4") for n in members) == len(names)
+    ds = wds.WebDataset(sorted(str(p) for p in (tmp_path / "wds").glob("*.tar")), shardshuffle=False)
+    got = {}
+    for s in ds.decode():
+        rows = s["json"]["rows"]
+        assert s["mp4"] == (videos / Path(s["json"]["path"]).name).read_bytes()
+        got[Path(s["json"]["path"]).stem] = len(rows)
+    assert got == {f"v_{n}": sum(1 for q in questions if q["video_name"] == n) for n in names}
 
 
 # --- opensora ------------------------------------------------------------------------------------

@@ -1,11 +1,9 @@
-"""LLaMA-Factory import and export, checked against LLaMA-Factory's own loading rules.
+"""LLaMA-Factory import and export, checked by LLaMA-Factory itself.
 
-`lf_load` re-implements, independently of vidcurate, what LLaMA-Factory does with a dataset:
-`parser.get_dataset_list` (an entry's `columns`/`tags`; a tag left out of `tags` is unset),
-the file load (`datasets.load_dataset("json")`), `SharegptDatasetConverter` (optional leading
-system message, user/assistant alternation, even count), `_find_medias` (paths joined to
-`media_dir`, which defaults to the dataset folder) and `mm_plugin._validate_messages` (the
-number of `<video>`/`<image>`/`<audio>` tokens equals the number of media).
+`lf_load` runs a dataset folder through llamafactory 0.9.5's own loader, sharegpt converter and
+SFT preprocessing (`lf_real.load`): an example it would drop or refuse (role order, message count,
+media-token count) fails the test with LLaMA-Factory's reason, and every image/video path must
+resolve to a file the way its `_find_medias` resolves it (joined to `media_dir`).
 """
 
 from __future__ import annotations
@@ -18,23 +16,22 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-import datasets
 import pyarrow.parquet as pq
 import pytest
 
+import lf_real
 from conftest import SHARED_ANNOTATIONS
 from vidcurate.cli import main
 from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError
 from vidcurate.datasets.base import Settings
 from vidcurate.datasets.convert import convert, convert_to_file
-from vidcurate.export.driver import export
+from vidcurate.export.driver import EmptyExport, export
 from vidcurate.export.llamafactory import merge_entry
 from vidcurate.io.manifest import read_manifest, write_manifest
 from vidcurate.testing import synth
@@ -42,15 +39,6 @@ from vidcurate.testing import synth
 LF_SAMPLE = SHARED_ANNOTATIONS / "llamafactory_video"
 ANET_QA = SHARED_ANNOTATIONS / "activitynet_qa"
 
-LF_TAGS = {
-    "role_tag": "from",
-    "content_tag": "value",
-    "user_tag": "human",
-    "assistant_tag": "gpt",
-    "observation_tag": "observation",
-    "function_tag": "function_call",
-    "system_tag": "system",
-}
 LF_TOKENS = {"images": "<image>", "videos": "<video>", "audios": "<audio>"}
 
 
@@ -63,53 +51,13 @@ def lf_sample() -> Path:
 def lf_load(
     dataset_dir: Path, name: str, *, media_dir: Path | None = None, must_exist: tuple[str, ...] = ("images", "videos")
 ) -> list[dict[str, Any]]:
-    """The examples LLaMA-Factory would train on; AssertionError where it would drop or fail one."""
-    info = json.loads((dataset_dir / "dataset_info.json").read_text(encoding="utf-8"))
-    assert name in info, f"Undefined dataset {name} in dataset_info.json"
-    entry = info[name]
-    assert "file_name" in entry and not {"hf_hub_url", "ms_hub_url", "script_url"} & set(entry)
-    assert entry.get("formatting", "alpaca") == "sharegpt"
-    assert not entry.get("ranking", False)
-    attr: dict[str, Any] = {"messages": "conversations", "system": None, **{k: None for k in LF_TOKENS}, **LF_TAGS}
-    if "columns" in entry:
-        for c in ("system", "tools", "images", "videos", "audios", "chosen", "rejected", "kto_tag", "messages"):
-            attr[c] = entry["columns"].get(c)
-    if "tags" in entry:
-        for t in LF_TAGS:
-            attr[t] = entry["tags"].get(t)
-    data_file = dataset_dir / entry["file_name"]
-    assert data_file.is_file()
-    cache = tempfile.mkdtemp(prefix="hf-cache-")  # never beside the data: it may be ../shared
-    ds = datasets.load_dataset("json", data_files=str(data_file), split="train", cache_dir=cache)
-    media_dir = media_dir or dataset_dir
-    odd = (attr["user_tag"], attr["observation_tag"])
-    even = (attr["assistant_tag"], attr["function_tag"])
-    out = []
-    for ex in ds:
-        messages = ex[attr["messages"]]
-        system = ""
-        if attr["system_tag"] and messages and messages[0][attr["role_tag"]] == attr["system_tag"]:
-            system = messages[0][attr["content_tag"]]
-            messages = messages[1:]
-        for i, m in enumerate(messages):
-            assert m[attr["role_tag"]] in (odd, even)[i % 2], f"Invalid role tag in {messages}"
-        assert len(messages) % 2 == 0, f"Invalid message count in {messages}"
-        media: dict[str, list[str]] = {}
-        for col in LF_TOKENS:
-            value = ex.get(attr[col]) if attr[col] else None
-            items = [] if value is None else (value if isinstance(value, list) else [value])
-            resolved = []
-            for p in items:
-                joined = os.path.join(media_dir, p)
-                resolved.append(joined if os.path.isfile(joined) else p)
-                if col in must_exist:
-                    assert os.path.isfile(resolved[-1]), f"{col}: {p} resolves to nothing under {media_dir}"
-            media[col] = resolved
-        for col, token in LF_TOKENS.items():
-            n = sum(m[attr["content_tag"]].count(token) for m in messages)
-            assert n == len(media[col]), f"The number of {col} does not match the number of {token} tokens"
-        msgs = [{"role": m[attr["role_tag"]], "content": m[attr["content_tag"]]} for m in messages]
-        out.append({"system": system, "messages": msgs, **media})
+    """The examples LLaMA-Factory's own loader trains on (`lf_real.load`); AssertionError where it
+    would drop or refuse one, or where a media path resolves to no file."""
+    out = lf_real.load(dataset_dir, name, media_dir=media_dir)
+    for ex in out:
+        for col in must_exist:
+            for p in ex[col]:
+                assert os.path.isfile(p), f"{col}: {p} resolves to nothing under {media_dir or dataset_dir}"
     return out
 
 
@@ -267,10 +215,10 @@ def test_import_tag_sets_dataset_info_and_bad_records(tmp_path: Path) -> None:
     assert sum(1 for r in rows if r.get("error_kind") == "convert:unsafe_path") == 2
     assert "2 <video> tokens for 1 videos" in errs["convert:token_mismatch"]["error"]
     text = "\n".join(res.issues.messages)
-    assert "sg.json record 3" in text and "expected 'human'" in text
-    assert "sg.json record 5" in text and "2 videos/images in one record" in text
+    assert "sg.json:1 record 3" in text and "expected 'human'" in text
+    assert "sg.json:1 record 5" in text and "2 videos/images in one record" in text
     # the entry's tags leave system_tag out, so (as in LLaMA-Factory) a system message breaks the record
-    assert "oa.json record 1" in text and "has role 'system', expected 'user'" in text
+    assert "oa.json:1 record 1" in text and "has role 'system', expected 'user'" in text
 
 
 # --- export: the round trip on the real demo ---------------------------------------------------------
@@ -325,8 +273,9 @@ def test_round_trip_with_audio_and_media_root_outside_the_dataset_dir(tmp_path: 
     entry = json.loads((tmp_path / "lf" / "dataset_info.json").read_text())["va"]
     assert entry["columns"] == {"messages": "messages", "videos": "videos", "audios": "audios"}
     # without --media-root the videos are outside the dataset folder: refused, named, never silently absolute
-    res = export("llamafactory", tmp_path / "m.parquet", dict(out=tmp_path / "lf2"))
-    assert res.written == 0 and res.skipped == {"path outside media root": 3}
+    with pytest.raises(EmptyExport, match=r"nothing written \(3 skipped: path outside media root: 3\)"):
+        export("llamafactory", tmp_path / "m.parquet", dict(out=tmp_path / "lf2"))
+    assert not (tmp_path / "lf2" / "dataset_info.json").exists()
     res = export("llamafactory", tmp_path / "m.parquet", dict(out=tmp_path / "lf3", absolute=True, name="abs"))
     assert res.written == 3
     assert norm(lf_load(tmp_path / "lf3", "abs", media_dir=tmp_path), sample) == norm(want, sample)

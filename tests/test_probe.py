@@ -458,3 +458,90 @@ def test_bad_arguments(tmp_path: Path) -> None:
         probe_file(tmp_path / "x.mp4", decode_check="some")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="count_frames"):
         probe_file(tmp_path / "x.mp4", count_frames="maybe")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------------
+# a header that lies, a tail that is gone, errors that must not be forgotten
+
+
+def _ffmpeg(*args: str) -> None:
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", *args], check=True, timeout=60)
+
+
+def test_h264_in_avi_takes_rate_and_count_from_the_packets(tmp_path: Path) -> None:
+    """Stream-copied into AVI, H.264's header claims its tick rate (600 fps, 2400 frames for 100)."""
+    mp4, avi = tmp_path / "a.mp4", tmp_path / "a.avi"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=4", "-c:v", "libx264", "-bf", "2", str(mp4))
+    _ffmpeg("-i", str(mp4), "-c", "copy", str(avi))
+    with av.open(str(avi)) as c:
+        s = c.streams.video[0]
+        assert s.frames >= 2 * 100 and float(s.average_rate) >= 50  # the header really disagrees
+    r = probe_file(avi)
+    assert (r["fps"], r["num_frames"], r["num_frames_src"], r["vfr"]) == (25.0, 100, "counted", False)
+    assert r["duration_s"] == pytest.approx(4.0)
+    m = probe_file(mp4)  # a header that agrees with its packets is believed
+    assert (m["fps"], m["num_frames"], m["num_frames_src"]) == (25.0, 100, "header")
+
+
+def test_faststart_mp4_missing_its_last_tenth_is_caught(tmp_path: Path, bikes_faststart: Path) -> None:
+    data = bikes_faststart.read_bytes()
+    p = tmp_path / "tail_missing.mp4"
+    p.write_bytes(data[: int(len(data) * 0.9)])
+    err = expect_error(p, "truncated")
+    assert "should run to 10.00 s" in str(err) and "the last frame that decodes is at" in str(err)
+    p.write_bytes(data[: int(len(data) * 0.95)])
+    expect_error(p, "truncated")
+    assert probe_file(bikes_faststart)["num_frames"] == 250  # the whole file still passes
+
+
+def test_every_shared_video_passes_the_tighter_end_check() -> None:
+    for name in ("07_skv_bikes.mp4", "08_mpy_big_buck_bunny_0_30.webm", "10_mpy_fire2.mp4", "11_mpy_no_duration.webm",
+                 "15_dec_flipping_a_pancake.mkv", "18_intel_one-by-one-person-detection.mp4", "mpy_smpte-2997.mp4",
+                 "mpy_video_with_failing_audio.mp4", "skv_bigbuckbunny.mp4"):  # fmt: skip
+        assert probe_file(shared_video(name))["num_frames"]
+
+
+def corrupt_middle(tmp_path: Path) -> Path:
+    """An 8 s video whose P-frame packet near 4 s is overwritten: the ends check cannot see it."""
+    from vidcurate.testing import synth
+
+    good = synth.counter(tmp_path / "src" / "good.mp4", num_frames=200, fps=25, size=(160, 120)).path
+    with av.open(str(good)) as c:
+        s = c.streams.video[0]
+        pk = next(p for p in c.demux(s) if p.size and p.pts is not None and 3.8 < float(p.pts * s.time_base) < 4.0
+                  and not p.is_keyframe)  # fmt: skip
+        pos, size = pk.pos, pk.size
+    data = bytearray(good.read_bytes())
+    data[pos + 8 : pos + size] = b"\x5a" * (size - 8)
+    bad = tmp_path / "in" / "corrupt_middle.mp4"
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_bytes(bytes(data))
+    return bad
+
+
+def test_decode_errors_survive_split_and_cut_and_the_default_recipe_drops_them(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from vidcurate.core.recipe import load_recipe, parse_recipe, resolve_recipe
+    from vidcurate.engines.local import LocalEngine
+
+    bad = corrupt_middle(tmp_path)
+    assert probe_file(bad)["decode_errors"] == 0  # the probe's ends check does not reach 4 s
+    recipe = parse_recipe({"stages": [{"probe": {}}, {"split": {"max_clip_s": 3.0}}, {"cut": {"preset": "ultrafast"}}]})
+    LocalEngine(recipe, tmp_path / "run", workers=1, progress=False).run(tmp_path / "in")
+    clips = pq.read_table(tmp_path / "run" / "manifest.parquet").to_pylist()
+    assert len(clips) >= 2 and all(c["decode_errors"] >= 1 for c in clips)  # split counted, cut kept it
+
+    default = load_recipe(resolve_recipe("default"))
+    filters = [s.config.model_dump(exclude_unset=True) for s in default.stages if s.name == "filter"]
+    assert filters[0].get("max_decode_errors") == 0 and filters[1].get("max_decode_errors") == 0
+    after_split = parse_recipe(
+        {"stages": [{"probe": {}}, {"split": {}}, {"filter": {k: v for k, v in filters[1].items() if k != "where"}}]}
+    )
+    LocalEngine(after_split, tmp_path / "run2", workers=1, progress=False).run(tmp_path / "in")
+    rejected = pq.read_table(tmp_path / "run2" / "rejected.parquet").to_pylist()
+    kept = pq.read_table(tmp_path / "run2" / "manifest.parquet").num_rows
+    assert (
+        kept == 0 and rejected and {r["reject_reason"] for r in rejected} == {"decode_errors <= 0 (max_decode_errors)"}
+    )

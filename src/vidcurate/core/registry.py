@@ -211,6 +211,7 @@ BUILTIN_DATASETS: dict[str, str] = {
     "internvid": "vidcurate.datasets.internvid:InternVid",
     "koala36m": "vidcurate.datasets.koala36m:Koala36M",
     "llamafactory": "vidcurate.datasets.llamafactory:LlamaFactory",
+    "llava": "vidcurate.datasets.llava:Llava",
     "llava-video-178k": "vidcurate.datasets.llava_video_178k:LlavaVideo178K",
     "mini-imagenet": "vidcurate.datasets.mini_imagenet:MiniImageNet",
     "moviechat": "vidcurate.datasets.moviechat:MovieChat",

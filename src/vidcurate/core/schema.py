@@ -72,6 +72,8 @@ COLUMNS: dict[str, pa.DataType] = {
     "answer_indices": pa.list_(pa.int64()),  # several correct choices (CLEVRER)
     "source_id": pa.string(),  # the dataset's own id of the video/sample
     "question_id": pa.string(),
+    # keys of the source record (LLaVA-style extras such as max_frame_num) that exports write back
+    "keep_keys": pa.list_(pa.string()),
     # errors: `error` is "<stage>: <message>", `error_kind` is "<stage>:<kind>"
     "warning": pa.string(),  # "<stage>: <message>" for a row kept after a fix (e.g. a clamped span)
     "error": pa.string(),
@@ -117,6 +119,11 @@ def declared() -> dict[str, pa.DataType]:
 
 # Reserved, never persisted: a stage sets it to a reason to move a row to the rejected output.
 REJECT = "_reject"
+
+
+def passthrough_column(key: str) -> str:
+    """The column that holds a source record's extra `key` (prefixed when it would clash with ours)."""
+    return f"src_{key}" if key in COLUMNS or key.startswith("src_") else key
 
 
 def arrow_type(name: str) -> pa.DataType | None:

@@ -11,15 +11,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from vidcurate.datasets.base import Converter, RecordError, Row, error_row, number
+from vidcurate.datasets.base import Converter, RecordError, Row, error_row, ext_field, number
 from vidcurate.datasets.readers import load_json
 
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ext: str = Field("mp4", description="video file extension (files are <key>.<ext>, key keeps its v_)")
+    ext: str = ext_field("video file extension (files are <key>.<ext>, key keeps its v_)")
 
 
 class ActivityNetCaptions(Converter[Options]):
@@ -51,7 +51,7 @@ class ActivityNetCaptions(Converter[Options]):
         out = []
         for i, (ts, sentence) in enumerate(zip(stamps, sentences, strict=True)):
             row: Row = {
-                "_media": f"{key}.{self.opts.ext}",
+                "_media": self.video_file(key),
                 "_id": (key, i),
                 "source_id": key,
                 "question_id": str(i),

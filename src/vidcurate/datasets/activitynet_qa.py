@@ -10,15 +10,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from vidcurate.datasets.base import Converter, RecordError, Row, error_row, obj, text
-from vidcurate.datasets.readers import iter_json_list
+from vidcurate.datasets.base import Converter, RecordError, Row, error_row, ext_field, obj, text
+from vidcurate.datasets.readers import iter_json_records
 
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ext: str = Field("mp4", description="video file extension (files are v_<video_name>.<ext>)")
+    ext: str = ext_field("video file extension (files are v_<video_name>.<ext>)")
 
 
 class ActivityNetQA(Converter[Options]):
@@ -38,13 +38,13 @@ class ActivityNetQA(Converter[Options]):
             self._answers = self._load_answers(af) if af.is_file() else None
             if self._answers is None:
                 self.issues.add(str(qf), f"no answers file {af.name} beside it; rows carry no answer")
-            yield from iter_json_list(qf, self.issues)
+            yield from iter_json_records(qf, self.issues)
         for af in sorted(answers):
             self.issues.add(str(af), "answers file without its questions file (*_q.json); skipped")
 
     def _load_answers(self, path: Path) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        for where, rec in iter_json_list(path, self.issues):
+        for where, rec in iter_json_records(path, self.issues):
             if not isinstance(rec, dict) or not isinstance(rec.get("question_id"), str):
                 self.issues.add(where, "answer record without a string question_id; skipped")
                 continue
@@ -56,7 +56,7 @@ class ActivityNetQA(Converter[Options]):
         video = text(rec["video_name"], "video_name")
         qid = text(rec["question_id"], "question_id")
         base: Row = {
-            "_media": f"v_{video}.{self.opts.ext}",
+            "_media": self.video_file(f"v_{video}"),
             "_id": (qid,),
             "source_id": video,
             "question_id": qid,

@@ -20,6 +20,7 @@ from :meth:`Converter.rows`; the record is reported with its file and line and t
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
@@ -28,12 +29,28 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vidcurate.core.errors import ConfigError
 from vidcurate.datasets import choices
-from vidcurate.datasets.readers import Issues
+from vidcurate.datasets.readers import Issues, bad_byte, not_utf8
 
 Row = dict[str, Any]
 MEDIA_TOKENS = {"video": "<video>", "frames": "<video>", "image": "<image>"}
 # A clip end this far past the duration is a real annotation error, not float noise.
 SPAN_TOLERANCE_S = 1e-3
+
+
+# What a dataset's videos may be stored as when the annotation gives only an id (the first is the default).
+VIDEO_EXTS = ("mp4", "mkv", "webm", "avi", "mov", "m4v", "flv")
+AUTO_EXT = "auto"
+
+
+class AnyExt(str):
+    """A media path without its extension: the driver picks whichever of `exts` exists under the root."""
+
+    exts: tuple[str, ...] = VIDEO_EXTS
+
+
+def ext_field(what: str) -> Any:
+    """The ``ext`` option of converters whose annotations name a video by id."""
+    return Field(AUTO_EXT, description=f"{what}; auto: the first of {', '.join(VIDEO_EXTS)} that exists")
 
 
 class RecordError(ValueError):
@@ -130,9 +147,10 @@ class Converter(Generic[Opts]):
         return {x.strip().lower() for x in (self.settings.split or "").split(",") if x.strip()}
 
     def in_split(self, rel: Path) -> bool:
-        """Does a file belong to --split? Default: a split name is a word of its path."""
-        words = rel.as_posix().lower().replace("-", "_").replace(".", "_").replace("/", "_").split("_")
-        return bool(self.splits & set(words))
+        """Does a file belong to --split? A split name appears whole in its path (`val_2` in
+        ``val_2.json``; `val` in ``val_q.json`` and ``val_2.json``, never in ``valid.json``)."""
+        path = rel.as_posix().lower()
+        return any(re.search(rf"(?<![a-z0-9]){re.escape(s)}(?![a-z0-9])", path) for s in self.splits)
 
     def want_split(self, value: Any) -> bool:
         """For datasets whose records carry their split: keep this record?"""
@@ -151,6 +169,9 @@ class Converter(Generic[Opts]):
     def run(self, paths: Sequence[Path]) -> Iterator[Row]:
         """Every row of every record; a record that fails is reported and skipped."""
         for where, record in self.records(self.files(paths)):
+            if self.issues.unclean and (b := bad_byte(record)) is not None:
+                self.issues.add(where, not_utf8(b))
+                continue
             try:
                 rows = list(self.rows(record, where))
             except KeyError as e:
@@ -187,6 +208,11 @@ class Converter(Generic[Opts]):
     @property
     def token(self) -> str:
         return MEDIA_TOKENS[self.media]
+
+    def video_file(self, stem: str) -> str:
+        """The media path of a video named by id: ``stem.ext`` for a given --opt ext, else looked up."""
+        ext = str(getattr(self.opts, "ext", AUTO_EXT)).lstrip(".")
+        return AnyExt(stem) if ext == AUTO_EXT else f"{stem}.{ext}"
 
     def human(self, text: str, media: str | None = None) -> str:
         """The first human turn: the media token on its own line, then the text."""
@@ -240,7 +266,8 @@ class Converter(Generic[Opts]):
     def conversation(self, turns: Any, media: str | None = None) -> tuple[list[dict[str, str]], str]:
         """Checked LLaVA-style turns (human first, then alternating) with the media token first.
 
-        LLaVA-Video-178K writes ``<image>`` for a video; the token is normalised to the row's media.
+        LLaVA-style data writes ``<image>`` for a video; the token is normalised to the row's media
+        and moved to the start of the first turn (later human turns lose theirs: one media, one token).
         Returns the turns and the query (first human text without the token).
         """
         if not isinstance(turns, list) or not turns:
@@ -253,11 +280,13 @@ class Converter(Generic[Opts]):
             want = "human" if i % 2 == 0 else "gpt"
             if role != want:
                 raise RecordError(f"conversation turn {i} is from {t.get('from')!r}, expected {want!r}")
-            out.append({"from": role, "value": t["value"]})
-        first = out[0]["value"]
-        for tok in ("<video>", "<image>"):
-            first = first.replace(tok, "")
-        query = first.strip()
+            value = t["value"]
+            if role == "human":  # the one media token goes first in the first turn, wherever it was
+                for tok in ("<video>", "<image>"):
+                    value = value.replace(tok, "")
+                value = value.strip()
+            out.append({"from": role, "value": value})
+        query = out[0]["value"]
         out[0] = {"from": "human", "value": self.human(query, media)}
         return out, query
 

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from vidcurate.datasets import choices
-from vidcurate.datasets.base import Converter, RecordError, Row, error_row, text
+from vidcurate.datasets.base import Converter, RecordError, Row, error_row, ext_field, text
 from vidcurate.datasets.paths import youtube_id
 from vidcurate.datasets.readers import iter_csv, iter_parquet
 from vidcurate.datasets.timeparse import literal
@@ -24,7 +24,7 @@ REQUIRED = ("question", "choices", "answer_key", "answer_key_position")
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ext: str = Field("mp4", description="clip file extension (<youtube id>.<ext>)")
+    ext: str = ext_field("clip file extension (<youtube id>.<ext>)")
 
 
 class CinePile(Converter[Options]):
@@ -44,7 +44,7 @@ class CinePile(Converter[Options]):
         if not yt:
             raise RecordError("no videoID and no YouTube id in yt_clip_link")
         question = text(rec["question"], "question")
-        base: Row = {"_media": f"{yt}.{self.opts.ext}", "_id": (yt, question), "source_id": yt}
+        base: Row = {"_media": self.video_file(yt), "_id": (yt, question), "source_id": yt}
         for src, dst in (("question_category", "question_type"), ("movie_name", "movie_name")):
             if rec.get(src):
                 base[dst] = str(rec[src])

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from vidcurate.datasets.base import Converter, RecordError, Row, error_row, obj, text
-from vidcurate.datasets.readers import iter_json_list
+from vidcurate.datasets.readers import iter_json_records
 
 
 class Options(BaseModel):
@@ -31,7 +31,7 @@ class Clevrer(Converter[Options]):
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:
         for f in files:
-            yield from iter_json_list(f, self.issues)
+            yield from iter_json_records(f, self.issues)
 
     def _media(self, name: str) -> str:
         if not self.opts.grouped:

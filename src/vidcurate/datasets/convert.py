@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError, RowError, mark_error
 from vidcurate.datasets import registry
-from vidcurate.datasets.base import SPAN_TOLERANCE_S, Converter, Row, Settings
+from vidcurate.datasets.base import SPAN_TOLERANCE_S, AnyExt, Converter, Row, Settings
 from vidcurate.datasets.paths import SafeRoot
 from vidcurate.datasets.prompts import PromptPicker, load_prompt_file
 from vidcurate.datasets.readers import Issues
@@ -230,7 +230,10 @@ class _Finisher:
         quiet_clamp = r.pop("_quiet_clamp", False)
         if media_rel is not None:
             try:
-                out["path"] = self._root(root).join(media_rel)
+                safe = self._root(root)
+                out["path"] = (
+                    safe.join_any(media_rel, media_rel.exts) if isinstance(media_rel, AnyExt) else safe.join(media_rel)
+                )
             except RowError as e:
                 out["path"] = str(media_rel)
                 error = error or (e.kind, e.message)

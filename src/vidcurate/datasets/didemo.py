@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from vidcurate.datasets.base import Converter, RecordError, Row, obj, optional_int, text
-from vidcurate.datasets.readers import iter_json_list
+from vidcurate.datasets.readers import iter_json_records
 
 CHUNK_S = 5.0
 
@@ -34,7 +34,7 @@ class DiDeMo(Converter[Options]):
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:
         for f in files:
-            yield from iter_json_list(f, self.issues)
+            yield from iter_json_records(f, self.issues)
 
     def rows(self, rec: dict[str, Any], where: str) -> Iterable[Row]:
         rec = obj(rec)

@@ -10,15 +10,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from vidcurate.datasets.base import Converter, RecordError, Row, text
-from vidcurate.datasets.readers import iter_json_list
+from vidcurate.datasets.base import Converter, RecordError, Row, ext_field, text
+from vidcurate.datasets.readers import iter_json_records
 
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ext: str = Field("mp4", description="clip file extension (<interval>.<ext>)")
+    ext: str = ext_field("clip file extension (<interval>.<ext>)")
 
 
 class EgoTaskQA(Converter[Options]):
@@ -28,7 +28,7 @@ class EgoTaskQA(Converter[Options]):
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:
         for f in files:
-            for where, rec in iter_json_list(f, self.issues):
+            for where, rec in iter_json_records(f, self.issues):
                 yield where, (f.parent.name, rec)
 
     def rows(self, record: tuple[str, Any], where: str) -> Iterable[Row]:
@@ -38,7 +38,7 @@ class EgoTaskQA(Converter[Options]):
         interval = text(rec["interval"], "interval")
         qid = rec.get("question_id")
         base: Row = {
-            "_media": f"{interval}.{self.opts.ext}",
+            "_media": self.video_file(interval),
             "_id": (group, interval, qid, rec.get("question")),
             "source_id": interval,
         }

@@ -10,7 +10,7 @@ from typing import Any
 
 from vidcurate.datasets.base import Row, text
 from vidcurate.datasets.karpathy import KarpathyCaptions
-from vidcurate.datasets.readers import iter_csv
+from vidcurate.datasets.readers import bad_byte, iter_csv, not_utf8, read_text
 
 
 class Flickr30k(KarpathyCaptions):
@@ -23,13 +23,12 @@ class Flickr30k(KarpathyCaptions):
             for where, rec in iter_csv(f, self.issues, ("image_name", "comment"), delimiter="|"):
                 yield where, ("pair", (rec["image_name"], rec.get("comment_number"), rec["comment"]))
             return
-        try:
-            lines = f.read_text(encoding="utf-8-sig").splitlines()
-        except (OSError, UnicodeDecodeError) as e:
-            self.issues.add(str(f), f"cannot read ({e}); skipped")
-            return
-        for n, line in enumerate(lines, start=1):
+        text = read_text(f, self.issues)
+        for n, line in enumerate((text or "").splitlines(), start=1):
             if not line.strip():
+                continue
+            if (b := bad_byte(line)) is not None:
+                self.issues.add(f"{f}:{n}", not_utf8(b, "line"))
                 continue
             key, sep, caption = line.partition("\t")
             if not sep:

@@ -10,16 +10,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from vidcurate.datasets.base import Converter, Row, obj, optional_number, text
-from vidcurate.datasets.readers import iter_json_any
+from vidcurate.datasets.base import Converter, Row, ext_field, obj, optional_number, text
+from vidcurate.datasets.readers import iter_json_records
 from vidcurate.datasets.timeparse import hms_to_s
 
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ext: str = Field("mp4", description="video file extension (<YoutubeID>.<ext>)")
+    ext: str = ext_field("video file extension (<YoutubeID>.<ext>)")
 
 
 class InternVid(Converter[Options]):
@@ -29,13 +29,13 @@ class InternVid(Converter[Options]):
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:
         for f in files:
-            yield from iter_json_any(f, self.issues)
+            yield from iter_json_records(f, self.issues)
 
     def rows(self, rec: dict[str, Any], where: str) -> Iterable[Row]:
         rec = obj(rec)
         yt = text(rec["YoutubeID"], "YoutubeID")
         start, end = rec.get("Start_timestamp"), rec.get("End_timestamp")
-        base: Row = {"_media": f"{yt}.{self.opts.ext}", "_id": (yt, start, end), "source_id": yt}
+        base: Row = {"_media": self.video_file(yt), "_id": (yt, start, end), "source_id": yt}
 
         def build() -> Row:
             span, warn = self.span(hms_to_s(rec["Start_timestamp"]), hms_to_s(rec["End_timestamp"]))

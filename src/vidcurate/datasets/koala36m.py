@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vidcurate.datasets.base import Converter, Row, optional_number, text
+from vidcurate.datasets.base import Converter, Row, ext_field, optional_number, text
 from vidcurate.datasets.paths import youtube_id
 from vidcurate.datasets.readers import iter_csv
 from vidcurate.datasets.timeparse import literal, span_pair
@@ -22,7 +22,7 @@ from vidcurate.datasets.timeparse import literal, span_pair
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
     layout: Literal["video", "clip"] = Field("video", description="video: <ytid>.mp4 + span; clip: <videoID>.mp4")
-    ext: str = Field("mp4", description="video file extension")
+    ext: str = ext_field("video file extension")
 
 
 class Koala36M(Converter[Options]):
@@ -39,7 +39,7 @@ class Koala36M(Converter[Options]):
         yt = youtube_id(rec.get("url")) or vid.rsplit("_", 1)[0]
         clip = self.opts.layout == "clip"
         base: Row = {
-            "_media": f"{vid if clip else yt}.{self.opts.ext}",
+            "_media": self.video_file(vid if clip else yt),
             "_id": (vid, rec["timestamp"]),
             "source_id": vid,
         }

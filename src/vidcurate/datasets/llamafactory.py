@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vidcurate.core.errors import ConfigError, RowError
 from vidcurate.datasets.base import Converter, RecordError, Row, error_row
 from vidcurate.datasets.paths import SafeRoot
-from vidcurate.datasets.readers import iter_json_any
+from vidcurate.datasets.readers import iter_json_records
 
 DATASET_INFO = "dataset_info.json"
 TOKENS = {"videos": "<video>", "images": "<image>", "audios": "<audio>"}
@@ -139,7 +139,7 @@ class LlamaFactory(Converter[LlamaFactoryOptions]):
         for f in files:
             layout, dataset_dir = self.layout_for(f)
             media_dir = self.settings.video_root or dataset_dir  # LLaMA-Factory: media_dir = dataset_dir
-            for i, (where, rec) in enumerate(iter_json_any(f, self.issues)):
+            for i, (where, rec) in enumerate(iter_json_records(f, self.issues)):
                 yield where, (layout, f, media_dir, i, rec)
 
     # -- one record ----------------------------------------------------------------------------

@@ -3,18 +3,18 @@
 ``video`` is relative to where the ``*_videos_*.tar.gz`` were unpacked (the video root). The
 conversations are kept as written (the dataset writes ``<image>`` for its video token; it becomes
 ``<video>``). Caption files also fill ``caption``; multiple-choice files also get ``options``,
-``answer_index`` and ``answer`` parsed from the ``A. ...`` lines and the reply's letter.
+``answer_index`` and ``answer`` parsed from the ``A. ...`` lines and the reply's letter. Other
+LLaVA-format files convert with the generic ``llava`` converter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from vidcurate.datasets import choices
-from vidcurate.datasets.base import Converter, NoOptions, RecordError, Row, text
-from vidcurate.datasets.readers import iter_json_any
+from vidcurate.datasets.base import Row
+from vidcurate.datasets.llava import Llava
 
 
 def file_kind(name: str) -> str:
@@ -28,46 +28,35 @@ def file_kind(name: str) -> str:
     return "qa"
 
 
-class LlavaVideo178K(Converter[NoOptions]):
+class LlavaVideo178K(Llava):
     name = "llava-video-178k"
     description = "LLaVA-Video-178K (*_cap/_oe_qa/_mc_qa_processed.json; conversations kept, MC parsed)"
     patterns = ("*_processed.json", "*.json")
+    consumed: ClassVar[frozenset[str]] = frozenset({"data_source"})
 
-    def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:
-        for f in files:
-            kind = file_kind(f.name)
-            for where, rec in iter_json_any(f, self.issues):
-                yield where, (kind, rec)
+    def rows(self, record: tuple[Path, Any], where: str) -> list[Row]:
+        out = list(super().rows(record, where))
+        _, rec = record
+        if isinstance(rec, dict) and rec.get("data_source") is not None:
+            for r in out:
+                r["subset"] = str(rec["data_source"])
+        return out
 
-    def rows(self, record: tuple[str, Any], where: str) -> Iterable[Row]:
-        kind, rec = record
-        if not isinstance(rec, dict):
-            raise RecordError(f"record is {type(rec).__name__}, not an object")
-        video = text(rec["video"], "video")
-        first = rec.get("conversations")
-        first_text = first[0].get("value") if isinstance(first, list) and first and isinstance(first[0], dict) else None
-        base: Row = {
-            "_media": video,
-            "_id": (rec.get("id"), video, kind, first_text),
-            "source_id": str(rec.get("id") or video),
-        }
-        if rec.get("data_source") is not None:
-            base["subset"] = str(rec["data_source"])
+    def id_parts(self, f: Path, rec: dict[str, Any], rel: str, first: Any) -> tuple[Any, ...]:
+        return (rec.get("id"), rel, file_kind(f.name), first)
 
-        def build() -> Row:
-            turns, query = self.conversation(rec["conversations"])
-            row: Row = {"query": query, "conversations": turns, "task": kind}
-            if len(turns) == 2:
-                reply = turns[1]["value"]
-                if kind == "cap":
-                    row["caption"] = reply
-                elif kind == "mc":
-                    row.update(self._mc(query, reply))
-                else:
-                    row["answer"] = reply
-            return row
-
-        return [self.guard(base, build)]
+    def fields(self, f: Path, rec: dict[str, Any], turns: list[dict[str, str]], query: str) -> Row:
+        kind = file_kind(f.name)
+        row: Row = {"task": kind}
+        if len(turns) == 2:
+            reply = turns[1]["value"]
+            if kind == "cap":
+                row["caption"] = reply
+            elif kind == "mc":
+                row.update(self._mc(query, reply))
+            else:
+                row["answer"] = reply
+        return row
 
     @staticmethod
     def _mc(query: str, reply: str) -> Row:

@@ -27,8 +27,9 @@ class Options(BaseModel):
 def load_names(path: Path) -> dict[str, str]:
     try:
         raw = path.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        raise ConfigError(f"mini-imagenet: names file {path}: cannot read ({e.strerror or e})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        why = getattr(e, "strerror", None) or e
+        raise ConfigError(f"mini-imagenet: names file {path}: cannot read ({why})") from None
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(raw)

@@ -2,8 +2,10 @@
 
 ``answer`` is an int index into ``a0..a4``; the row keeps the index and the option text it points at.
 Videos are ``NExTVideo/<folder>/<video>.mp4`` where ``map_vid_vidorID.json`` gives ``<folder>/<video>``:
-pass it with ``--annotations`` or leave it beside the CSV. The NExT-QA open-ended CSVs (no a0..a4)
-convert as open-ended questions.
+pass it with ``--annotations`` or leave it beside the CSV. The NExT-OE open-ended CSVs (no a0..a4,
+an ``additional_ref`` column) convert as open-ended questions. A CSV with some but not all of
+a0..a4 is skipped with a report; one with none and no ``additional_ref`` whose answer is an index
+gives error rows (a multiple-choice file that lost its options must not become open-ended QA).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from vidcurate.datasets import choices
-from vidcurate.datasets.base import Converter, Row, error_row, optional_int, text
+from vidcurate.datasets.base import Converter, Row, error_row, ext_field, optional_int, text
 from vidcurate.datasets.readers import iter_csv, load_json
 
 MAP_NAME = "map_vid_vidorID.json"
@@ -24,7 +26,7 @@ OPTIONS = ("a0", "a1", "a2", "a3", "a4")
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ext: str = Field("mp4", description="video file extension")
+    ext: str = ext_field("video file extension")
 
 
 class NExTQA(Converter[Options]):
@@ -40,6 +42,7 @@ class NExTQA(Converter[Options]):
             if not maps and beside.is_file():
                 maps.append(beside)
         self.map: dict[str, str] | None = None
+        self.open_ended = self.no_options = False
         for m in maps:
             data = load_json(m, self.issues)
             if isinstance(data, dict):
@@ -49,14 +52,30 @@ class NExTQA(Converter[Options]):
         if self.map is None:
             self.issues.add("", f"no {MAP_NAME}: videos are looked for as <video>.{self.opts.ext} under the root")
         for f in csvs:
-            yield from iter_csv(f, self.issues, ("video", "question", "answer", "qid"))
+            first = True
+            for where, rec in iter_csv(f, self.issues, ("video", "question", "answer", "qid")):
+                if first and not self._options_complete(f, rec):
+                    break
+                first = False
+                yield where, rec
+
+    def _options_complete(self, f: Path, rec: dict[str, str]) -> bool:
+        """A multiple-choice CSV must have all of a0..a4 (one missing would change the task)."""
+        have = [k for k in OPTIONS if k in rec]
+        if have and len(have) < len(OPTIONS):
+            missing = ", ".join(k for k in OPTIONS if k not in rec)
+            self.issues.add(f"{f}:1", f"multiple-choice CSV without option column(s) {missing}; file skipped")
+            return False
+        self.open_ended = not have and "additional_ref" in rec
+        self.no_options = not have and not self.open_ended
+        return True
 
     def rows(self, rec: dict[str, str], where: str) -> Iterable[Row]:
         video = text(rec["video"], "video")
         qid = text(rec["qid"], "qid")
         rel = video if self.map is None else self.map.get(video)
         base: Row = {
-            "_media": f"{rel or video}.{self.opts.ext}",
+            "_media": self.video_file(rel or video),
             "_id": (video, qid),
             "source_id": video,
             "question_id": f"{video}_{qid}",
@@ -69,6 +88,10 @@ class NExTQA(Converter[Options]):
         if rel is None:
             return [{**base, **error_row("unknown_video", f"video {video} is not in {MAP_NAME}")}]
         if not all(k in rec for k in OPTIONS):
+            answer = str(rec["answer"]).strip()
+            if self.no_options and answer.isdigit() and int(answer) < len(OPTIONS):
+                msg = f"answer {answer} is an option index but the file has no a0..a4 columns"
+                return [{**base, "query": text(rec["question"], "question"), **error_row("missing_options", msg)}]
             return [{**base, **self.qa(rec["question"], rec["answer"])}]
         opts = [rec[k] for k in OPTIONS]
         try:

@@ -11,16 +11,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from vidcurate.datasets.base import Converter, RecordError, Row, error_row, optional_number, text
+from vidcurate.datasets.base import Converter, RecordError, Row, error_row, ext_field, optional_number, text
 from vidcurate.datasets.readers import iter_csv
 from vidcurate.datasets.timeparse import literal, span_pair
 
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ext: str = Field("mp4", description="video file extension (<videoID>.<ext>)")
+    ext: str = ext_field("video file extension (<videoID>.<ext>)")
 
 
 class Panda70M(Converter[Options]):
@@ -34,7 +34,7 @@ class Panda70M(Converter[Options]):
 
     def rows(self, rec: dict[str, str], where: str) -> Iterable[Row]:
         vid = text(rec["videoID"], "videoID")
-        media = f"{vid}.{self.opts.ext}"
+        media = self.video_file(vid)
         try:
             stamps = literal(rec["timestamp"], "timestamp")
             captions = literal(rec["caption"], "caption")

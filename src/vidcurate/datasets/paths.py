@@ -7,6 +7,7 @@ through a symlink to somewhere else; each of these is a row error, never a file 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from urllib.parse import parse_qs, urlparse
 
 from vidcurate.core.errors import RowError
@@ -31,6 +32,41 @@ class SafeRoot:
         self.real = os.path.realpath(self.root)
         self._dirs: dict[str, tuple[bool, bool]] = {}
         self._done: dict[str, str] = {}  # QA datasets name one video in many rows
+        self._listed: dict[str, dict[str, dict[str, str]]] = {}  # folder -> stem -> ext (lower) -> ext
+
+    def join_any(self, stem: str, exts: Sequence[str]) -> str:
+        """`stem` with the first of `exts` whose file exists (the folder is listed once), else the first.
+
+        Datasets are downloaded by tools that keep whatever container the source had (ActivityNet:
+        .mp4, .mkv and .webm side by side), so an annotation's video id alone names the file.
+        """
+        first = self.join(f"{stem}.{exts[0]}")
+        folder, name = os.path.split(first)
+        name = name[: -len(exts[0]) - 1]
+        found = self._listing(folder).get(name)
+        if found:
+            for e in exts:
+                if e.lower() in found:
+                    return self.join(f"{stem}.{found[e.lower()]}")
+        return first
+
+    def _listing(self, folder: str) -> dict[str, dict[str, str]]:
+        hit = self._listed.get(folder)
+        if hit is not None:
+            return hit
+        out: dict[str, dict[str, str]] = {}
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    stem, dot, ext = entry.name.rpartition(".")
+                    if dot and stem:
+                        out.setdefault(stem, {})[ext.lower()] = ext
+        except OSError:
+            pass
+        if len(self._listed) > 10_000:
+            self._listed.clear()
+        self._listed[folder] = out
+        return out
 
     def join(self, rel: str) -> str:
         """The absolute path of `rel` under the root (the file need not exist)."""

@@ -12,16 +12,25 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from vidcurate.datasets import choices
-from vidcurate.datasets.base import Converter, RecordError, Row, error_row, optional_int, optional_number, text
+from vidcurate.datasets.base import (
+    Converter,
+    RecordError,
+    Row,
+    error_row,
+    ext_field,
+    optional_int,
+    optional_number,
+    text,
+)
 from vidcurate.datasets.readers import iter_parquet, load_json
 
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ext: str = Field("mp4", description="video file extension (<video_id>.<ext>)")
+    ext: str = ext_field("video file extension (<video_id>.<ext>)")
 
 
 class PerceptionTest(Converter[Options]):
@@ -52,7 +61,7 @@ class PerceptionTest(Converter[Options]):
         if not isinstance(entry, dict):
             raise RecordError(f"entry is {type(entry).__name__}, not an object")
         meta = entry.get("metadata") or {}
-        common: Row = {"_media": f"{vid}.{self.opts.ext}", "source_id": vid}
+        common: Row = {"_media": self.video_file(vid), "source_id": vid}
         fps, n = optional_number(meta.get("frame_rate")), optional_int(meta.get("num_frames"))
         if fps:
             common["fps"] = fps
@@ -72,7 +81,7 @@ class PerceptionTest(Converter[Options]):
     def _parquet(self, rec: dict[str, Any]) -> Row:
         vid = text(rec["video_name"], "video_name")
         qid = rec.get("question_id")
-        base: Row = {"_media": f"{vid}.{self.opts.ext}", "_id": (vid, qid), "source_id": vid}
+        base: Row = {"_media": self.video_file(vid), "_id": (vid, qid), "source_id": vid}
         if qid is not None:
             base["question_id"] = str(qid)
         opts = rec["options"]

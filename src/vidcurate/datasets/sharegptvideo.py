@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vidcurate.datasets.base import Converter, RecordError, Row, text
-from vidcurate.datasets.readers import iter_json_any
+from vidcurate.datasets.readers import iter_json_records
 
 
 class Options(BaseModel):
@@ -40,7 +40,7 @@ class ShareGPTVideo(Converter[Options]):
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:
         for f in files:
             self._captions = "caption" in f.name.lower()
-            for where, rec in iter_json_any(f, self.issues):
+            for where, rec in iter_json_records(f, self.issues):
                 yield where, (self._captions, rec)
 
     def rows(self, record: tuple[bool, Any], where: str) -> Iterable[Row]:

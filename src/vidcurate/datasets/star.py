@@ -11,15 +11,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from vidcurate.datasets.base import Converter, RecordError, Row, error_row, obj, text
-from vidcurate.datasets.readers import iter_json_list
+from vidcurate.datasets.base import Converter, RecordError, Row, error_row, ext_field, obj, text
+from vidcurate.datasets.readers import iter_json_records
 
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ext: str = Field("mp4", description="video file extension (Charades <video_id>.<ext>)")
+    ext: str = ext_field("video file extension (Charades <video_id>.<ext>)")
 
 
 class STAR(Converter[Options]):
@@ -29,13 +29,13 @@ class STAR(Converter[Options]):
 
     def records(self, files: list[Path]) -> Iterator[tuple[str, Any]]:
         for f in files:
-            yield from iter_json_list(f, self.issues)
+            yield from iter_json_records(f, self.issues)
 
     def rows(self, rec: dict[str, Any], where: str) -> Iterable[Row]:
         rec = obj(rec)
         vid = text(rec["video_id"], "video_id")
         qid = text(rec["question_id"], "question_id")
-        base: Row = {"_media": f"{vid}.{self.opts.ext}", "_id": (qid, vid), "source_id": vid, "question_id": qid}
+        base: Row = {"_media": self.video_file(vid), "_id": (qid, vid), "source_id": vid, "question_id": qid}
         base["question_type"] = qid.split("_", 1)[0]  # Interaction / Sequence / Prediction / Feasibility
         return [self.guard(base, lambda: self._build(rec))]
 

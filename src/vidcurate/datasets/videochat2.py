@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vidcurate.datasets.base import Converter, NoOptions, RecordError, Row, text
-from vidcurate.datasets.readers import iter_json_list
+from vidcurate.datasets.readers import iter_json_records
 
 
 class VideoChat2(Converter[NoOptions]):
@@ -32,7 +32,7 @@ class VideoChat2(Converter[NoOptions]):
                 hint = f"give --root-map {subset}=DIR or --video-root"
                 self.issues.add(str(f), f"no video root for subset '{subset}' ({hint}); skipped")
                 continue
-            for where, rec in iter_json_list(f, self.issues):
+            for where, rec in iter_json_records(f, self.issues):
                 yield where, (subset, root, rec)
 
     def _root_for(self, subset: str, task: str) -> Path | None:

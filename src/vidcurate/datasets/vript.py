@@ -12,15 +12,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from vidcurate.datasets.base import Converter, RecordError, Row, text
-from vidcurate.datasets.readers import iter_json_any, load_json, zip_members
+from vidcurate.datasets.base import Converter, RecordError, Row, ext_field, text
+from vidcurate.datasets.readers import iter_json_records, load_json, zip_members
 
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ext: str = Field("mp4", description="clip file extension (<vid>/<clip_id>.<ext>)")
+    ext: str = ext_field("clip file extension (<vid>/<clip_id>.<ext>)")
 
 
 class Vript(Converter[Options]):
@@ -33,11 +33,11 @@ class Vript(Converter[Options]):
             suffix = f.suffix.lower()
             if suffix == ".zip":
                 for where, _name, data in zip_members(f, self.issues, "_caption.json"):
-                    doc = load_json(Path(where), self.issues, text=data.decode("utf-8-sig", "replace"))
+                    doc = load_json(Path(where), self.issues, text=data.decode("utf-8-sig", "surrogateescape"))
                     if doc is not None:
                         yield from self._video(doc, where)
             elif suffix == ".jsonl":
-                for where, rec in iter_json_any(f, self.issues):
+                for where, rec in iter_json_records(f, self.issues):
                     yield where, rec
             else:
                 doc = load_json(f, self.issues)
@@ -63,7 +63,7 @@ class Vript(Converter[Options]):
         meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         vid = text(rec.get("video_id") or meta.get("video_id"), "video_id")
         clip = text(rec["clip_id"], "clip_id")
-        base: Row = {"_media": f"{vid}/{clip}.{self.opts.ext}", "_id": (vid, clip), "source_id": vid, "clip_id": clip}
+        base: Row = {"_media": self.video_file(f"{vid}/{clip}"), "_id": (vid, clip), "source_id": vid, "clip_id": clip}
 
         def build() -> Row:
             cap = rec["caption"]

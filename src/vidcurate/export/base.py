@@ -67,6 +67,10 @@ class Exporter(Generic[Opt]):
     conversations: ClassVar[Literal["required", "if_present", "ignore"]] = "if_present"
     # Where paths point without --media-root: relative to the output folder, or absolute.
     default_paths: ClassVar[Literal["out_dir", "absolute"]] = "absolute"
+    # Rows arrive sorted by path, so a format can store each media file once (WebDataset).
+    group_by_media: ClassVar[bool] = False
+    # Spans are written as start_s/end_s metadata (a note says so) unless --materialize cuts them.
+    spans_as_metadata: ClassVar[bool] = True
     source_schema: pa.Schema | None = None  # the manifest's columns, set by the driver
 
     def __init__(self, cfg: Opt, name: str) -> None:

@@ -3,18 +3,24 @@
 Rows stream from the manifest in batches, are checked (`base.prepare`), optionally cut into clips
 (`--materialize`, a bounded thread pool), and handed to the format's `write`. `--limit N` keeps the
 first N rows that were actually written. Outputs are written to temp files and renamed into place;
-the input manifest and media are never written. An export that writes nothing is an error that
-says why, by reason.
+the input manifest and media are never written. An export that would write nothing is an error
+that says why, by reason, and touches no output. Formats that store each media file once
+(`group_by_media`) get the rows sorted by path (DuckDB's external sort: bounded memory), so all
+rows of one video arrive together.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from vidcurate.core import registry
 from vidcurate.core.errors import ConfigError, VidcurateError
@@ -72,6 +78,43 @@ def bounded_map(
             yield item, result, error
 
 
+class EmptyExport(VidcurateError):
+    """Every row was skipped (or the manifest is empty): nothing to train on, nothing written."""
+
+
+def by_media(batches: Iterator[pa.Table], sort_memory: str = "1GB") -> Iterator[pa.Table]:
+    """The rows sorted by `path`, in manifest order within one path (spills to disk past `sort_memory`)."""
+    import duckdb
+
+    first = next(batches, None)
+    if first is None:
+        return
+    order = "_vc_order"
+    out_schema = first.schema.append(pa.field(order, pa.int64()))
+
+    def numbered() -> Iterator[pa.RecordBatch]:
+        n = 0
+        for t in itertools.chain([first], batches):
+            t = t.cast(first.schema).append_column(order, pa.array(range(n, n + t.num_rows), pa.int64()))
+            n += t.num_rows
+            yield from t.to_batches()
+
+    with tempfile.TemporaryDirectory(prefix="vidcurate-sort-") as tmp, duckdb.connect() as con:
+        con.execute(f"SET temp_directory = '{tmp}'")
+        con.execute(f"SET memory_limit = '{sort_memory}'")
+        con.register("rows", pa.RecordBatchReader.from_batches(out_schema, numbered()))
+        for batch in con.sql(f"SELECT * EXCLUDE ({order}) FROM rows ORDER BY path, {order}").to_arrow_reader(4096):
+            yield pa.Table.from_batches([batch])
+
+
+def _empty_message(fmt: str, manifest: Path, result: ExportResult) -> str:
+    if not result.n_skipped:
+        return f"export {fmt}: {manifest} has no rows; nothing written"
+    kinds = ", ".join(f"{k}: {n}" for k, n in result.skipped.most_common())
+    where = f"; every row and its reason: {result.skipped_file}" if result.skipped_file else ""
+    return f"export {fmt}: no row can be exported, nothing written ({result.n_skipped} skipped: {kinds}){where}"
+
+
 def dataset_name(cfg: ExportOptions, manifest: Path) -> str:
     name = cfg.name or re.sub(r"[^A-Za-z0-9_.-]+", "_", manifest.stem)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
@@ -117,10 +160,13 @@ def export(
     seen_ids: dict[str, int] = {}
     protected = {manifest.resolve()}
 
+    spans = 0
+
     def checked() -> Iterator[Sample]:
+        nonlocal spans
         n = 0
-        for batch in mio.iter_manifest(manifest, batch_rows=4096):
-            batch = mio.ensure_ids(batch, seen_ids)
+        batches = (mio.ensure_ids(b, seen_ids) for b in mio.iter_manifest(manifest, batch_rows=4096))
+        for batch in by_media(batches) if exporter.group_by_media else batches:
             for row in batch.to_pylist():
                 n += 1
                 if progress is not None:
@@ -134,6 +180,8 @@ def export(
                     continue
                 if exporter.needs_media_file:  # keys name files and tar members; others need none
                     sample.key = safe_key(sample.id, keys)
+                if sample.has_span and not cfg.materialize:
+                    spans += 1
                 yield sample
 
     def stream() -> Iterator[Sample]:
@@ -149,12 +197,25 @@ def export(
                 continue
             yield clip
 
+    samples = stream()
     try:
-        outputs = exporter.write(stream(), log)
+        first = next(samples, None)
+        if first is None:  # nothing to write: no output is created or replaced
+            raise EmptyExport(_empty_message(fmt, manifest, log.finish()))
+        outputs = exporter.write(itertools.chain([first], samples), log)
+    except EmptyExport:
+        raise
     except BaseException:
         log.abort()
         raise
     result = log.finish()
+    if result.written == 0:
+        raise EmptyExport(_empty_message(fmt, manifest, result))
     result.outputs = outputs
     result.notes.extend(exporter.notes)
+    if spans and exporter.spans_as_metadata:
+        result.notes.append(
+            f"{spans} rows have a span (start_s/end_s) written as metadata: a trainer that ignores it sees the "
+            "whole video; --materialize cuts each span into its own clip"
+        )
     return result

@@ -56,6 +56,7 @@ class FramesExporter(Exporter[FramesOptions]):
     name = "frames"
     description = "a folder of JPEG frames per video at --fps or --num-frames (parallel) + <name>.jsonl index"
     conversations: ClassVar[Literal["required", "if_present", "ignore"]] = "ignore"
+    spans_as_metadata: ClassVar[bool] = False  # frames are sampled inside the span
     Options = FramesOptions
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -1,11 +1,14 @@
-"""WebDataset tar shards: `<name>-000000.tar`, each sample `<key>.<ext>` (the media) + `<key>.json`.
+"""WebDataset tar shards: `<name>-000000.tar`, one sample per media file: `<key>.<ext>` + `<key>.json`.
 
-Keys have no dots (webdataset splits a member name at its first dot) and are unique. A shard
-closes at `--shard-size` samples or before `--shard-bytes` would be exceeded (a sample larger
-than that gets a shard of its own). Media bytes stream from disk into the tar, each shard is
-written under a temp name and renamed when complete, and shards left over from an earlier, longer
-export of the same name are removed so a glob never mixes two exports. The json holds the row
-(conversations, caption, spans, probe facts); a span is metadata unless `--materialize`.
+A QA dataset asks many questions about one video; the video is stored once per shard set and its
+rows travel together in the sample's json: ``{"path", "media", "rows": [row, ...]}`` (each row
+with its conversations, caption, answer, span, probe facts). The driver sorts rows by path so
+all rows of a file arrive together. Keys have no dots (webdataset splits a member name at its
+first dot) and are unique. A shard closes at `--shard-size` samples or before `--shard-bytes`
+would be exceeded (a sample larger than that gets a shard of its own). Media bytes stream from
+disk into the tar, each shard is written under a temp name and renamed when complete, and shards
+left over from an earlier, longer export of the same name are removed so a glob never mixes two
+exports. A span is metadata unless `--materialize` (then each clip is its own sample).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import re
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import ByteSize, Field
 
@@ -78,8 +81,9 @@ class WebDatasetExporter(Exporter[WebDatasetOptions]):
     """WebDataset tar shards of <key>.<ext> media + <key>.json metadata."""
 
     name = "webdataset"
-    description = "WebDataset tar shards <name>-%06d.tar of <key>.mp4|.jpg + <key>.json (--shard-size/--shard-bytes)"
+    description = "WebDataset tar shards <name>-%06d.tar: each media file once + its rows as json (--shard-size)"
     conversations: ClassVar[Literal["required", "if_present", "ignore"]] = "if_present"
+    group_by_media: ClassVar[bool] = True
     Options = WebDatasetOptions
 
     @property
@@ -94,20 +98,22 @@ class WebDatasetExporter(Exporter[WebDatasetOptions]):
         self.out_dir.mkdir(parents=True, exist_ok=True)
         shards: list[Path] = []
         cur: _Shard | None = None
+        rows = media = 0
         try:
-            for sample in samples:
+            for group in _by_file(samples):
+                first = group[0]
                 try:
-                    fh = open(sample.src, "rb")  # noqa: SIM115 - closed below
+                    fh = open(first.src, "rb")  # noqa: SIM115 - closed below
                 except OSError as e:
-                    log.skip(sample.id, f"media file not readable: {sample.src} ({e.strerror})")
+                    for sample in group:
+                        log.skip(sample.id, f"media file not readable: {sample.src} ({e.strerror})")
                     continue
                 with fh:
                     st = os.fstat(fh.fileno())
-                    row = export_row(sample.row)
-                    row["path"] = sample.rel
-                    meta = json.dumps(row, ensure_ascii=False, default=str).encode("utf-8")
-                    ext = sample.src.suffix.lower().lstrip(".") or ("jpg" if sample.media == "image" else "mp4")
-                    names = (f"{sample.key}.{ext}", f"{sample.key}.json")
+                    doc = {"path": first.rel, "media": first.media, "rows": [_row(s) for s in group]}
+                    meta = json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8")
+                    ext = first.src.suffix.lower().lstrip(".") or ("jpg" if first.media == "image" else "mp4")
+                    names = (f"{first.key}.{ext}", f"{first.key}.json")
                     need = _padded(st.st_size, names[0]) + _padded(len(meta), names[1])
                     full = cur is not None and (
                         cur.count >= cfg.shard_size
@@ -122,7 +128,10 @@ class WebDatasetExporter(Exporter[WebDatasetOptions]):
                     cur.add(names[0], fh, st.st_size, st.st_mtime)
                     cur.add(names[1], io.BytesIO(meta), len(meta), st.st_mtime)
                     cur.count += 1
-                log.ok()
+                for _ in group:
+                    log.ok()
+                rows += len(group)
+                media += 1
             if cur is not None:
                 cur.close()
                 cur = None
@@ -132,7 +141,8 @@ class WebDatasetExporter(Exporter[WebDatasetOptions]):
         self._remove_stale(len(shards))
         if shards:
             self.notes.append(
-                f"{len(shards)} shards: {self.out_dir}/{self.dataset_name}-{{000000..{len(shards) - 1:06d}}}.tar"
+                f"{len(shards)} shards: {self.out_dir}/{self.dataset_name}-{{000000..{len(shards) - 1:06d}}}.tar "
+                f"({media} media files, each stored once, holding {rows} rows)"
             )
         return shards
 
@@ -143,3 +153,21 @@ class WebDatasetExporter(Exporter[WebDatasetOptions]):
             m = pat.fullmatch(p.name)
             if m and int(m.group(1)) >= n and p.is_file():
                 p.unlink()
+
+
+def _row(sample: Sample) -> dict[str, Any]:
+    row = export_row(sample.row)
+    row["path"] = sample.rel
+    return row
+
+
+def _by_file(samples: Iterator[Sample]) -> Iterator[list[Sample]]:
+    """Consecutive samples of one media file (the driver sorts rows by path) as one group."""
+    group: list[Sample] = []
+    for sample in samples:
+        if group and sample.src != group[-1].src:
+            yield group
+            group = []
+        group.append(sample)
+    if group:
+        yield group

@@ -36,9 +36,15 @@ PROBE_KEYS: tuple[str, ...] = (
     "decode_errors",
 )  # fmt: skip
 
-# The "ends" check decodes from a keyframe before (end - 1 s); some frame must lie after end - 2 s.
+# The "ends" check decodes from a keyframe before (end - 1 s); the last frame must start within
+# a few frame intervals of the declared end of the video stream (a container's duration may
+# include a longer audio track, so then the bound is looser).
 _END_WINDOW_S = 1.0
-_END_SLACK_S = 1.0
+_END_FRAMES = 3
+_END_MIN_S = 0.25
+_END_CONTAINER_S = 0.75
+# A header frame rate this far (as a ratio) from the packets' own rate is wrong (H.264 in AVI).
+_RATE_RATIO = 1.5
 # Demuxers that read one still image (PyAV names them "<codec>_pipe"); GIF/WebP may be either.
 _IMAGE_FORMATS = frozenset({"image2", "gif", "webp", "apng"})
 
@@ -122,10 +128,23 @@ def _probe(
         avg, guessed, base = vs.average_rate, vs.guessed_rate, vs.base_rate
         stream_start = vs.start_time if vs.start_time is not None else walk.start_pts
         expected_end_s: float | None = None
+        end_tol_s = _END_MIN_S
         if s_dur is not None:
             expected_end_s = float((stream_start or 0) * tb) + s_dur
         elif c_dur is not None:
             expected_end_s = (container.start_time or 0) / 1e6 + c_dur
+            end_tol_s = _END_CONTAINER_S
+        header_rate = avg or guessed or base
+        packet_rate = pw.packet_rate(walk, tb)
+        if (
+            header_frames is not None
+            and packet_rate is not None
+            and header_rate
+            and not _close(float(header_rate), packet_rate)
+            and not walk.complete
+        ):  # the header disagrees with the packets: count them all (demux only) before believing either
+            container.seek(0, stream=vs)
+            walk = pw.walk_packets(container, vs, tb, walk_all=True, decode_all=False)
         cw, ch = cc.width, cc.height
         sar_q = vs.sample_aspect_ratio or cc.sample_aspect_ratio
         vs_index = vs.index
@@ -158,14 +177,27 @@ def _probe(
     if expected_end_s is None and duration_src == "decoded" and walk.end_pts is not None:
         expected_end_s = float(walk.end_pts * tb)
 
-    # frame rate
+    # frame rate and count: the header's, unless the packets say it is wrong by a whole factor
+    header_wrong = (
+        header_frames is not None
+        and walk.complete
+        and walk.packets > 0
+        and packet_rate is not None
+        and not _close(header_frames, walk.packets)
+        and (not header_rate or not _close(float(header_rate), packet_rate))
+    )
     rate = avg or guessed or base
     fps = float(rate) if rate and not is_image else None
+    if header_wrong and packet_rate is not None:
+        fps = packet_rate
+        avg = base = Fraction(packet_rate).limit_denominator(1001)
     vfr = False if is_image else pw.is_vfr(walk, avg, base)
 
     # frame count
     if is_image:
         num_frames, num_frames_src = 1, "counted"
+    elif header_wrong:
+        num_frames, num_frames_src = walk.packets, "counted"
     elif header_frames is not None:
         num_frames, num_frames_src = header_frames, "header"
     elif walk.complete and walk.packets:
@@ -179,6 +211,8 @@ def _probe(
     # validity at the end of the file
     if not is_image and decode_check != "none" and expected_end_s is not None:
         target_s = max(0.0, expected_end_s - _END_WINDOW_S)
+        if fps:
+            end_tol_s = max(end_tol_s, _END_FRAMES / fps)
         if decode_check == "full":
             last_s, frames = walk.last_frame_s, walk.decoded
             how = "decoding every frame"
@@ -187,7 +221,7 @@ def _probe(
             decode_errors += errors
             how = f"seeking to {target_s:.2f} s"
         # frames without timestamps cannot be placed in time; then that they decode at all must do
-        if not frames or (last_s is not None and last_s < target_s - _END_SLACK_S):
+        if not frames or (last_s is not None and last_s < expected_end_s - end_tol_s):
             got = f"the last frame that decodes is at {last_s:.2f} s" if frames else "no frame decodes"
             raise ProbeError(
                 "truncated",
@@ -230,6 +264,10 @@ def _probe(
         "decode_errors": decode_errors,
     }
     return {k: out[k] for k in PROBE_KEYS}
+
+
+def _close(a: float, b: float) -> bool:
+    return a > 0 and b > 0 and 1 / _RATE_RATIO < a / b < _RATE_RATIO
 
 
 def _codec_name(stream: Any) -> str | None:

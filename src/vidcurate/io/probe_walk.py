@@ -54,9 +54,17 @@ class Walk:
 
 
 def decode_packet(stream: Any, packet: Any, walk: Walk) -> list[Any]:
-    """Decode one packet (None flushes); a decoder error is counted, never raised."""
+    """Decode one packet (None flushes); a decoder error is counted, never raised.
+
+    Frames a flush returns carry no time base (their ``time`` is NaN): they get the stream's, or
+    the last frames of a file, which the end check is about, would have no time.
+    """
     try:
-        return list(stream.decode(packet))
+        frames = list(stream.decode(packet))
+        for f in frames:
+            if f.time_base is None:
+                f.time_base = stream.time_base
+        return frames
     except av.error.EOFError:
         return []
     except av.error.FFmpegError as exc:
@@ -178,6 +186,15 @@ def normalise_rotation(degrees: float) -> int:
     return (0, 90, 180, -90)[quarter]
 
 
+def packet_rate(walk: Walk, tb: Fraction) -> float | None:
+    """Frames per second from the median step between packet timestamps (None: too few timestamps)."""
+    pts = sorted(set(walk.pts))
+    if len(pts) < 3:
+        return None
+    step = statistics.median(b - a for a, b in itertools.pairwise(pts))
+    return float(1 / (step * tb)) if step > 0 else None
+
+
 def is_vfr(walk: Walk, avg: Fraction | None, base: Fraction | None) -> bool:
     """Variable frame rate from timestamp steps, or from the average rate disagreeing with the base rate.
 
@@ -190,6 +207,8 @@ def is_vfr(walk: Walk, avg: Fraction | None, base: Fraction | None) -> bool:
         steps = [b - a for a, b in itertools.pairwise(pts)]
         med = statistics.median(steps)
         tol = max(VFR_TICK_TOL, VFR_REL_TOL * med)
+        if steps[-1] < med:  # a final packet a tick after the one before (AVI's muxer): not a frame interval
+            steps = steps[:-1]
         if any(abs(s - med) > tol for s in steps):
             return True
     if avg and base:

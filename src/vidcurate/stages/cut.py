@@ -4,8 +4,9 @@ Clips go to the run's `clips/` folder (or `<out_dir>/clips`), one file per row, 
 row id: an id that is already a safe file name is used as it is; any other id gets a readable
 prefix plus a hash of the id, so `x y`, `x_y` and `x/y` are three files. Each row then points at
 its clip (`path`), keeps where it came from (`source_path`, `source_start_s`, ...), and carries the
-clip's own probe facts. Every clip written is recorded with the run, which removes clips that no
-row references any more (after a threshold change) and never touches a file it did not write.
+clip's own probe facts, except `decode_errors`: the errors met decoding the source stay counted.
+Every clip written is recorded with the run, which removes clips that no row references any more
+(after a threshold change) and never touches a file it did not write.
 Several ffmpeg processes run at once (``jobs``), each with ``threads`` threads.
 """
 
@@ -116,6 +117,8 @@ class ClipCutter(RowStage[CutConfig]):
         self.context.record(dest)
         return {
             **facts,
+            # a clean re-encode hides what the source's decoder met: the count stays with the clip
+            "decode_errors": max(int(row.get("decode_errors") or 0), int(facts.get("decode_errors") or 0)),
             "path": str(dest),
             "source_path": row["path"],
             # the clip is a whole file now: no span inside it

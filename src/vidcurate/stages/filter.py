@@ -36,6 +36,9 @@ class FilterConfig(StageConfig):
     ar_min: float | None = Field(None, description="minimum aspect ratio, width / height")
     ar_max: float | None = Field(None, description="maximum aspect ratio, width / height")
     drop_errors: bool = Field(False, description="reject rows whose `error` is set")
+    max_decode_errors: int | None = Field(
+        None, ge=0, description="maximum decoder errors met in the video (probe, split and cut count them)"
+    )
 
 
 def _parses(where: str) -> str:
@@ -73,6 +76,13 @@ def conditions(cfg: FilterConfig) -> list[Condition]:
     bound("duration_s", "<=", cfg.dmax, "dmax")
     bound("width", ">=", cfg.min_width, "min_width")
     bound("height", ">=", cfg.min_height, "min_height")
+    if cfg.max_decode_errors is not None:
+        n = cfg.max_decode_errors
+        out.append(
+            Condition(
+                f"decode_errors <= {n} (max_decode_errors)", f"coalesce(decode_errors, 0) <= {n}", ("decode_errors",)
+            )
+        )
     if cfg.min_side is not None:
         out.append(
             Condition(

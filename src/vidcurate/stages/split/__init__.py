@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Detector", "SceneSplitter", "SplitConfig"]
 
-SPAN_FACTS = ("parent_id", "start_s", "end_s", "start_frame", "end_frame", "num_frames", "duration_s")
+SPAN_FACTS = (
+    "parent_id", "start_s", "end_s", "start_frame", "end_frame", "num_frames", "duration_s", "decode_errors",
+)  # fmt: skip
 
 
 class SceneSplitter(RowStage[SplitConfig]):
@@ -82,6 +84,8 @@ class SceneSplitter(RowStage[SplitConfig]):
             black=found.black,
         )
         t = found.times
+        # the scan decoded every frame of the span: its count is at least what the probe saw
+        errors = max(int(row.get("decode_errors") or 0), found.decode_errors)
         out: list[Mapping[str, Any]] = []
         for c in clips:
             first, stop = base + c.start, base + c.end
@@ -98,6 +102,7 @@ class SceneSplitter(RowStage[SplitConfig]):
                     "duration_s": float(t[c.end] - t[c.start]),
                     "duration_src": "timestamps",
                     "split_score": c.score,
+                    "decode_errors": errors,
                     schema.REJECT: None if c.reject is None else f"split: {c.reject}",
                 }
             )
