@@ -56,6 +56,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     for var in ("HF_HOME", "HF_DATASETS_CACHE", "XDG_CACHE_HOME"):
         os.environ[var] = os.path.join(cache, var.lower())
     os.environ["VIDCURATE_CACHE"] = os.path.join(cache, "llm")
+    os.environ["HF_HUB_OFFLINE"] = "1"  # no test downloads; models come from tiny local checkpoints
     _SHARED_BEFORE.update(_snapshot(SHARED.parent))
 
 

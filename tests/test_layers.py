@@ -1,6 +1,6 @@
 """The package's layers, checked on the source: no module imports a layer above its own.
 
-core < io < llm, datasets < stages < export, report < engines < cli. Lazy imports inside functions
+core < io < llm, datasets, models < stages < export, report < engines < cli. Lazy imports inside functions
 count too (a registry names what it loads as "module:Class" strings, which are not imports). The
 test doubles in `vidcurate.testing` may use the runtime layers below the engines; nothing in the
 runtime imports them. No module is over 400 lines.
@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "vidcurate"
-LAYER = {"core": 0, "io": 1, "llm": 2, "datasets": 2, "stages": 3, "export": 4, "report": 4, "testing": 4}
+LAYER = {"core": 0, "io": 1, "llm": 2, "datasets": 2, "models": 2, "stages": 3, "export": 4, "report": 4, "testing": 4}
 LAYER |= {"engines": 5, "cli": 6, "demo": 6, "__init__": 0, "__main__": 6}
 
 

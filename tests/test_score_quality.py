@@ -107,3 +107,47 @@ def test_missing_brisque_model_is_a_config_error(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ConfigError, match="pip install brisque"):
         QualityScorer().check()
     QualityScorer(QualityConfig(brisque=False)).check()  # the rest needs no model
+
+
+# --- ranking: an original above each of its degraded copies ---------------------------------------
+
+DEGRADE = {
+    "upscaled": ["-vf", "scale=iw/4:ih/4,scale=iw*4:ih*4:flags=bicubic", "-crf", "12"],  # a 4x upscale
+    "compressed": ["-crf", "45"],
+    "noisy": ["-vf", "noise=alls=30:allf=t", "-crf", "12"],
+    "blurred": ["-vf", "gblur=sigma=2.5", "-crf", "12"],
+}
+NATURAL = ("09_mpy_chaplin.mp4", "15_dec_flipping_a_pancake.mkv", "18_intel_one-by-one-person-detection.mp4",
+           "skv_carphone_pristine.mp4")  # fmt: skip
+
+
+def test_originals_rank_above_every_degraded_copy(tmp_path: Path) -> None:
+    """On downscaled frames a 4x-upscaled or heavily compressed copy looked better than its original."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    ff = imageio_ffmpeg.get_ffmpeg_exe()
+    q = QualityScorer(QualityConfig(frames=3, brisque_frames=2))
+    q.setup()
+
+    def brisque(p: Path) -> float:
+        return float(q.score(sample(p, {"q": q.spec})["q"])["quality_brisque"])
+
+    wrong = []
+    for name in NATURAL:
+        src = shared_video(name)
+        orig = tmp_path / f"{src.stem}_orig.mp4"  # the same 2 s, near-lossless: only the degradation differs
+        subprocess.run([ff, "-v", "error", "-y", "-i", str(src), "-t", "2", "-an", "-c:v", "libx264", "-crf", "12",
+                        str(orig)], check=True, timeout=120)  # fmt: skip
+        base = brisque(orig)
+        for kind, args in DEGRADE.items():
+            out = tmp_path / f"{src.stem}_{kind}.mp4"
+            subprocess.run([ff, "-v", "error", "-y", "-i", str(orig), "-an", "-c:v", "libx264", *args, str(out)],
+                           check=True, timeout=120)  # fmt: skip
+            got = brisque(out)
+            if not got > base:
+                wrong.append(f"{name} {kind}: {got:.1f} <= original {base:.1f}")
+    assert not wrong, wrong
+    pristine = brisque(shared_video("skv_carphone_pristine.mp4"))
+    assert pristine + 10 < brisque(shared_video("skv_carphone_distorted.mp4"))

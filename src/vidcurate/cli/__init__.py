@@ -1,7 +1,7 @@
 """Command line: `vidcurate <verb>`. Mistakes end in one red line (and the usage) and exit code 2.
 
 `app.py` holds the Typer app; the commands live in `run.py` (run, report, view), `data.py`
-(ingest, filter, convert, probe, show) and `components.py` (stages, export).
+(ingest, filter, convert, probe, show), `components.py` (stages, export) and `models.py` (models).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from vidcurate.cli import components, data, run  # noqa: F401 - registers the commands
+from vidcurate.cli import components, data, models, run  # noqa: F401 - registers the commands
 from vidcurate.cli.app import app, err
 from vidcurate.core.errors import ConfigError, VidcurateError
 

@@ -6,7 +6,9 @@ the decoder takes the union, decodes the clip once, and hands each scorer a read
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -87,6 +89,7 @@ class Frames:
     src_height: int = 0
     span: tuple[float, float] = (0.0, 0.0)
     vectors: CodecMotion | None = None  # when the spec asked for motion_vectors and the codec has them
+    row: Mapping[str, Any] | None = None  # the clip's manifest row (a scorer comparing to a caption reads it)
 
     def __len__(self) -> int:
         return int(self.data.shape[0])

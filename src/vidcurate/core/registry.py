@@ -186,6 +186,10 @@ BUILTIN_SCORERS: dict[str, str] = {
     "ocr": "vidcurate.stages.score.ocr:OcrScorer",
     "nsfw": "vidcurate.stages.score.nsfw:NsfwScorer",
     "quality": "vidcurate.stages.score.quality:QualityScorer",
+    "aesthetic": "vidcurate.stages.score.aesthetic:AestheticScorer",
+    "clip_match": "vidcurate.stages.score.clip_match:ClipMatchScorer",
+    "embed": "vidcurate.stages.score.embed:EmbedScorer",
+    "segment": "vidcurate.stages.score.segment:SegmentScorer",
 }
 
 BUILTIN_EXPORTERS: dict[str, str] = {
@@ -228,7 +232,20 @@ BUILTIN_DATASETS: dict[str, str] = {
     "webvid": "vidcurate.datasets.webvid:WebVid",
 }
 
-BUILTIN_MODELS: dict[str, str] = {}
+BUILTIN_MODELS: dict[str, str] = {
+    name: f"vidcurate.models.catalog:{attr}"
+    for name, attr in (
+        ("clip-vit-large-patch14", "CLIP_VIT_L14"),
+        ("clip-vit-base-patch32", "CLIP_VIT_B32"),
+        ("siglip-base-patch16-224", "SIGLIP_B16"),
+        ("laion-aesthetic-v2", "LAION_AESTHETIC"),
+        ("mask2former-swin-tiny-coco-panoptic", "MASK2FORMER_COCO"),
+        ("nudenet-320n", "NUDENET"),
+        ("transnetv2", "TRANSNETV2"),
+        ("brisque", "BRISQUE"),
+        ("pp-ocrv4", "PP_OCR"),
+    )
+}
 
 SINGLE_SCORER_STAGE = "vidcurate.stages.score.single:single_scorer_stage"  # makes `score.<scorer>` stages
 

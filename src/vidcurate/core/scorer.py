@@ -65,6 +65,10 @@ class FrameScorer(ABC, Generic[S]):
     def frame_spec(self) -> FrameSpec:
         """The frames this configured scorer needs."""
 
+    def reads(self) -> tuple[str, ...]:
+        """Manifest columns this configured scorer reads from `Frames.row` (a caption to compare with)."""
+        return ()
+
     def needs(self) -> Resources:
         """What one worker running this scorer needs (a model on a GPU, say)."""
         return self.resources

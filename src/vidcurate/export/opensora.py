@@ -6,6 +6,8 @@ recomputed here from the displayed (rotation-applied) size, never copied. Open-S
 these columns, so rows without probe facts are skipped with a reason (run `probe` first).
 Paths are absolute unless `--media-root` is given. Open-Sora reads whole files: a span row
 without `--materialize` gets `start_s,end_s` columns and `num_frames` counted over the span.
+Score columns Open-Sora's tools filter on follow when the manifest has them (`--opt
+scores=aes:aesthetic,match:clip_match` is the default mapping: CSV column from manifest column).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
 
 from vidcurate.export.base import Exporter, Sample, SkipRow
 from vidcurate.export.options import ExportOptions
@@ -31,13 +35,36 @@ def _num(v: Any) -> Any:
     return v
 
 
-class OpenSoraExporter(Exporter[ExportOptions]):
+class OpenSoraOptions(ExportOptions):
+    scores: dict[str, str] = Field(
+        default_factory=lambda: {"aes": "aesthetic", "match": "clip_match"},
+        description="CSV column -> manifest column, written when the manifest has it (aes:aesthetic,...)",
+    )
+
+    @field_validator("scores", mode="before")
+    @classmethod
+    def _pairs(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            pairs = [p.split(":", 1) for p in v.split(",") if p.strip()]
+            if any(len(p) != 2 for p in pairs):
+                raise ValueError("scores: use csv_column:manifest_column pairs, e.g. aes:aesthetic,match:clip_match")
+            return {a.strip(): b.strip() for a, b in pairs}
+        return v
+
+
+class OpenSoraExporter(Exporter[OpenSoraOptions]):
     """Open-Sora meta CSV with aspect_ratio as height/width."""
 
     name = "opensora"
-    description = "Open-Sora CSV path,text,num_frames,height,width,aspect_ratio(h/w),fps,resolution"
+    description = "Open-Sora CSV path,text,num_frames,height,width,aspect_ratio(h/w),fps,resolution,aes,match"
     suffix: ClassVar[str | None] = ".csv"
     conversations: ClassVar[Literal["required", "if_present", "ignore"]] = "ignore"
+    Options = OpenSoraOptions
+
+    @property
+    def score_columns(self) -> list[tuple[str, str]]:
+        have = set(self.source_schema.names) if self.source_schema is not None else set()
+        return [(csv_col, col) for csv_col, col in self.cfg.scores.items() if col in have]
 
     def check(self, sample: Sample) -> None:
         row = sample.row
@@ -78,13 +105,14 @@ class OpenSoraExporter(Exporter[ExportOptions]):
             *map(_num, span),
             _num(duration),
             sample.id,
+            *(_num(row.get(col)) for _, col in self.score_columns),
         ]
 
     def write(self, samples: Iterator[Sample], log: SkipLog) -> list[Path]:
         assert self.out_file is not None
         with atomic_path(self.out_file) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
-            w.writerow(COLUMNS + EXTRA)
+            w.writerow(COLUMNS + EXTRA + [c for c, _ in self.score_columns])
             for sample in samples:
                 try:
                     w.writerow(self.csv_row(sample))

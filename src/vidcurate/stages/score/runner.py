@@ -5,23 +5,35 @@ Shared by the fused `score` stage (any subset of scorers) and the one-scorer sta
 scorer on its own. The row's span is `start_s`/`end_s` (a clip from the split stage) or the
 whole file (`duration_s`). A scorer that fails on a clip leaves its columns empty and sets the
 row's error; the other scorers' columns are kept.
+
+Rows of a shard are scored in groups (`group_rows`): each scorer gets the frames of a whole group
+in one `score_batch` call, so a model runs full batches across clips, while a thread decodes the
+next rows (`prefetch`). A group whose batch call fails is scored clip by clip, so one bad clip
+still costs only its own columns.
 """
 
 from __future__ import annotations
 
 import time
 from abc import abstractmethod
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from vidcurate.core.errors import RowError, describe, mark_error, raise_if_fatal
-from vidcurate.core.frames import DecodeStats, FrameSpec
+import pyarrow as pa
+
+from vidcurate.core import schema
+from vidcurate.core.errors import RowError, describe, mark_error, raise_if_fatal, row_error
+from vidcurate.core.frames import DecodeStats, Frames, FrameSpec
 from vidcurate.core.scorer import FrameScorer
 from vidcurate.core.stage import Columns, Resources, RowStage, StageConfig, StageContext
 from vidcurate.io.decode import sample
 
 DEFAULT_MAX_FRAMES = 300
+GROUP_ROWS = 16  # clips whose frames go to a scorer's score_batch together
+PREFETCH = 4  # rows decoded ahead of the one being scored
 C = TypeVar("C", bound=StageConfig)
 
 
@@ -63,6 +75,9 @@ class ScorerStage(RowStage[C]):
     def output_columns(self) -> Columns:
         return {k: v for s in self.scorers for k, v in s.columns.items()}
 
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*self.requires, *(c for s in self.scorers for c in s.reads())]))
+
     def needs(self) -> Resources:
         """The most any of the scorers needs (one GPU model makes the stage a GPU stage)."""
         needs = [s.needs() for s in self.scorers] or [Resources()]
@@ -82,6 +97,43 @@ class ScorerStage(RowStage[C]):
             s.teardown()
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        return self._score([(row, self._decode(row))])[0]
+
+    def process(self, batch: pa.Table) -> pa.Table:
+        """Decode ahead on a thread, score in groups; rows keep their order."""
+        rows = batch.to_pylist()
+        results: list[dict[str, Any] | None] = [None] * len(rows)
+        group: list[tuple[int, dict[str, Any], dict[str, Frames]]] = []
+
+        def flush() -> None:
+            for (i, row, _), out in zip(group, self._score([(r, f) for _, r, f in group]), strict=True):
+                results[i] = {**row, **out}
+            group.clear()
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"vidcurate-{self.name}-decode") as pool:
+            pending: deque[tuple[int, Future[dict[str, Frames]]]] = deque()
+            todo = iter(range(len(rows)))
+            for i in todo:
+                pending.append((i, pool.submit(self._decode, rows[i])))
+                if len(pending) > PREFETCH:
+                    break
+            while pending:
+                i, fut = pending.popleft()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append((nxt, pool.submit(self._decode, rows[nxt])))
+                try:
+                    frames = fut.result()
+                except Exception as e:
+                    results[i] = {**rows[i], **row_error(self.name, e)}
+                    continue
+                group.append((i, rows[i], frames))
+                if len(group) >= GROUP_ROWS:
+                    flush()
+            flush()
+        return schema.from_rows([r for r in results if r is not None], like=batch.schema, types=self.output_columns())
+
+    def _decode(self, row: dict[str, Any]) -> dict[str, Frames]:
         start, end, length = row_span(row)
         specs = {s.name: capped(s.spec, length, self.max_frames) for s in self.scorers}
         stats = DecodeStats()
@@ -94,21 +146,35 @@ class ScorerStage(RowStage[C]):
         if stats.frames == 0 or not any(len(f) for f in frames.values()):
             where = f" between {start or 0:.2f}s and {end:.2f}s" if end is not None else ""
             raise RowError("no_frames", f"{Path(row['path']).name}: no decodable frame{where}")
-        out: dict[str, Any] = {}
-        failed: list[str] = []
+        return {name: replace(f, row=row) for name, f in frames.items()}
+
+    def _score(self, group: list[tuple[dict[str, Any], dict[str, Frames]]]) -> list[dict[str, Any]]:
+        """Each scorer over the group at once; a failing batch is retried clip by clip."""
+        outs: list[dict[str, Any]] = [{} for _ in group]
+        failed: list[list[str]] = [[] for _ in group]
         for s in self.scorers:
+            clips = [frames[s.name] for _, frames in group]
             t1 = time.perf_counter()
             try:
-                out.update(s.score(frames[s.name]))
-            except Exception as e:  # one scorer's failure keeps the others' columns
+                got = s.score_batch(clips)
+            except Exception as e:
                 raise_if_fatal(e)
-                failed.append(f"{s.name}: {describe(e)}")
-                out.update(s.empty())
+                got = []
+                for k, clip in enumerate(clips):
+                    try:
+                        got.append(s.score(clip))
+                    except Exception as e1:  # one scorer's failure keeps the others' columns
+                        raise_if_fatal(e1)
+                        failed[k].append(f"{s.name}: {describe(e1)}")
+                        got.append(s.empty())
             self.seconds[s.name] += time.perf_counter() - t1
-            self.frames_seen[s.name] += len(frames[s.name])
-        if failed:
-            out.update(mark_error(self.name, "scorer_failed", "; ".join(failed)))
-        return out
+            self.frames_seen[s.name] += sum(len(c) for c in clips)
+            for out, cols in zip(outs, got, strict=True):
+                out.update(cols)
+        for out, f in zip(outs, failed, strict=True):
+            if f:
+                out.update(mark_error(self.name, "scorer_failed", "; ".join(f)))
+        return outs
 
 
 class SingleScorerStage(ScorerStage[Any]):
