@@ -158,7 +158,8 @@ def test_bad_rows_become_errors_and_a_failing_scorer_keeps_the_others(
 
 
 def test_config_errors_are_one_line() -> None:
-    with pytest.raises(ConfigError, match=r"unknown scorer 'motoin' \(available: motion, camera, ocr, nsfw, quality, aesthetic, clip_match, embed, segment\)"):
+    names = "motion, camera, ocr, nsfw, quality, aesthetic, clip_match, embed, segment"
+    with pytest.raises(ConfigError, match=rf"unknown scorer 'motoin' \(available: {names}\)"):
         parse_recipe({"stages": [{"score": {"scorers": {"motoin": {}}}}]})
     with pytest.raises(ConfigError, match=r"scorer 'motion': unknown key 'fsp' \(allowed: flow, method"):
         parse_recipe({"stages": [{"score": {"scorers": {"motion": {"fsp": 2}}}}]})
