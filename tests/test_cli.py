@@ -22,7 +22,7 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cli") / "videos"
     synth.static(root / "a.mp4", num_frames=24)
-    synth.static(root / "sub" / "b.mp4", num_frames=60)
+    synth.static(root / "sub" / "b.mp4", num_frames=60, seed=1)  # other content: not a duplicate of a.mp4
     (root / "sub" / "broken.mp4").write_bytes(b"")
     return root
 

@@ -116,7 +116,7 @@ def test_a_packaged_recipe_runs_from_any_folder(videos: Path, tmp_path: Path) ->
     anywhere.mkdir()
     r = cli("run", "--dry-run", "default", "-i", str(videos), "-o", str(tmp_path / "out"), cwd=anywhere)
     assert r.returncode == 0, r.stderr
-    assert "01-probe" in r.stdout and "08-cut" in r.stdout
+    assert "01-probe" in r.stdout and "09-cut" in r.stdout
 
 
 def test_report_funnel_says_what_its_percentages_are_of(videos: Path, tmp_path: Path) -> None:

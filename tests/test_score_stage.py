@@ -159,7 +159,7 @@ def test_bad_rows_become_errors_and_a_failing_scorer_keeps_the_others(
 
 def test_config_errors_are_one_line() -> None:
     names = "motion, camera, ocr, nsfw, quality, aesthetic, clip_match, embed, segment"
-    with pytest.raises(ConfigError, match=rf"unknown scorer 'motoin' \(available: {names}\)"):
+    with pytest.raises(ConfigError, match=rf"unknown scorer 'motoin' \(available: {names}, phash\)"):
         parse_recipe({"stages": [{"score": {"scorers": {"motoin": {}}}}]})
     with pytest.raises(ConfigError, match=r"scorer 'motion': unknown key 'fsp' \(allowed: flow, method"):
         parse_recipe({"stages": [{"score": {"scorers": {"motion": {"fsp": 2}}}}]})
@@ -196,7 +196,7 @@ def test_default_recipe_scores_and_filters(tmp_path: Path) -> None:
     data = yaml.safe_load(text)
     names = [next(iter(s)) for s in data["stages"]]
     score_at = names.index("score")
-    assert names[score_at + 1] == "filter"
+    assert names[score_at + 1 : score_at + 3] == ["dedup.phash", "filter"]
     nsfw_at = next(i for i, s in enumerate(data["stages"]) if "nsfw_prob" in str(s))
     # the documented (commented-out) motion threshold for generation data, switched on after the others
     motion = next(line for line in text.splitlines() if "motion_flow_mean >=" in line)

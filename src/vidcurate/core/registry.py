@@ -178,6 +178,9 @@ BUILTIN_STAGES: dict[str, str] = {
     "curate.motion": "vidcurate.stages.curate.motion:MotionCurator",
     "curate.agents": "vidcurate.stages.curate.agents:AgentExtractor",
     "curate.visual": "vidcurate.stages.curate.visual:VisualMotionCurator",
+    "dedup.exact": "vidcurate.stages.dedup.exact:ExactDedup",
+    "dedup.phash": "vidcurate.stages.dedup.phash:PhashDedup",
+    "dedup.semantic": "vidcurate.stages.dedup.semantic:SemanticDedup",
 }
 
 BUILTIN_SCORERS: dict[str, str] = {
@@ -190,6 +193,7 @@ BUILTIN_SCORERS: dict[str, str] = {
     "clip_match": "vidcurate.stages.score.clip_match:ClipMatchScorer",
     "embed": "vidcurate.stages.score.embed:EmbedScorer",
     "segment": "vidcurate.stages.score.segment:SegmentScorer",
+    "phash": "vidcurate.stages.score.phash:PhashScorer",
 }
 
 BUILTIN_EXPORTERS: dict[str, str] = {

@@ -86,6 +86,8 @@ class StageContext:
     worker: int = 0
     device: str = "auto"
     outputs: Outputs | None = None
+    # A barrier stage's whole input: every shard's part of the stage before it (a global match reads them).
+    upstream: tuple[Path, ...] = ()
     _written: list[str] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

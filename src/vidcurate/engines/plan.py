@@ -1,7 +1,8 @@
 """What a run will do: per stage, its fingerprint, which shards resume and which are redone, and why.
 
 A stage's fingerprint covers its config and every stage before it. A part's key covers the
-stage's fingerprint, the input's layout and its shard's content: a part on disk whose key matches
+stage's fingerprint, the input's layout and its shard's content (from a barrier stage on: every
+shard's content, since a global match depends on all of them): a part on disk whose key matches
 is resumed; any other is redone. A stage whose fingerprint changed is cleared with every stage
 after it (config changed); a shard whose input changed is redone alone (input changed).
 """
@@ -47,10 +48,14 @@ def plan(recipe: Recipe, folder: RunFolder, source: SourceInfo, stages: list[Sta
     """Look at the run folder and say, per stage and shard, what resumes and what is redone."""
     plans: list[StagePlan] = []
     fp = ROOT
+    whole = hashlib.sha1("|".join(source.fingerprints).encode()).hexdigest()[:16]
+    global_from = False
     for spec, stage in zip(recipe.stages, stages, strict=True):
         fp = spec.fingerprint(fp)
         dirname = folder.stage_dirname(spec.index, spec.name)
-        keys = [part_key(fp, source.layout, s) for s in source.fingerprints]
+        # from a barrier on, every part depends on every shard (a global match): any change redoes all
+        global_from = global_from or stage.barrier
+        keys = [part_key(fp, source.layout, whole if global_from else s) for s in source.fingerprints]
         p = StagePlan(spec, stage, dirname, fp, keys)
         meta = folder.stage(dirname).read_meta()
         p.config_changed = meta is not None and meta.get("fingerprint") != fp

@@ -49,6 +49,8 @@ class Worker:
     def run(self, task: ShardTask) -> ShardStats:
         """Run one task and commit its parts (rejected first: the main part is the commit)."""
         stage = self.stage(task)
+        if stage.barrier:  # a global step: it sees every shard of its input, not only its own
+            stage.context.upstream = tuple(sorted(task.src.parent.glob("part-*.parquet")))
         kept, rejected, stats = process_shard(stage, read_input(task.src, task.rows))
         stats.shard = task.shard
         stats.key = task.key

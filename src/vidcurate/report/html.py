@@ -26,6 +26,7 @@ from vidcurate.io.runfolder import RunFolder
 from vidcurate.report import data as rd
 from vidcurate.report import parts as hp
 from vidcurate.report import svg
+from vidcurate.report.dedup import dedup_section
 from vidcurate.report.examples import examples, thumbnails
 
 KEPT_EXAMPLES = 8
@@ -70,14 +71,16 @@ def render(
     cuts = rd.thresholds(run.stages)
     main_cols, more_cols = rd.numeric_columns(run)
     name, desc = _recipe_title(run)
+    dups = dedup_section(run, console)
     body = [
         _header(run, name, desc),
-        _toc(),
+        _toc(bool(dups)),
         '<main class="wrap">',
         _kpis(run, n_errors),
         _funnel(run),
         _distributions(run, main_cols, more_cols, cuts),
         examples(run, kept, groups, thumbs, cuts),
+        dups,
         _errors(errors, n_errors, kinds),
         _timing(run),
         _configs(run),
@@ -111,8 +114,9 @@ def _header(run: rd.Run, name: str, desc: str) -> str:
     )
 
 
-def _toc() -> str:
+def _toc(dedup: bool = False) -> str:
     links = [("funnel", "Funnel"), ("distributions", "Distributions"), ("examples", "Examples")]
+    links += [("dedup", "Duplicates")] if dedup else []
     links += [("errors", "Errors"), ("time", "Time"), ("recipe", "Recipe")]
     return '<nav class="toc"><div class="wrap">' + "".join(f'<a href="#{a}">{t}</a>' for a, t in links) + "</div></nav>"
 
