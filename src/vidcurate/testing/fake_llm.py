@@ -82,6 +82,8 @@ def default_answer(req: Request) -> str:
     """Deterministic answers: frame facts for images, verdicts for JSON questions, a rewrite otherwise."""
     if req.json_mode:
         text = "\n".join(req.texts)
+        if "question-answer pairs" in text:
+            return json.dumps({"qa": _track_qas(text)})
         if "non_agents" in text:
             words = re.findall(r"[a-z]+", req.caption.lower())
             return json.dumps(
@@ -101,6 +103,20 @@ def default_answer(req: Request) -> str:
     if req.videos:
         return f"In this video, the file {req.videos[0]} plays."
     return f"{req.caption} Rewritten."
+
+
+_TRACK = re.compile(r"^#(\d+) ([^:]+): .*?moves (\w+)", re.MULTILINE)
+_WANT = re.compile(r"Write (\d+) question-answer pairs")
+
+
+def _track_qas(text: str) -> list[dict[str, str]]:
+    """One question per trajectory line of the qa_tracks prompt, answered from that line."""
+    want = int(m.group(1)) if (m := _WANT.search(text)) else 3
+    qas = [
+        {"question": f"Which way does the {who} move?", "answer": f"The {who} moves {way}."}
+        for _, who, way in _TRACK.findall(text)
+    ]
+    return qas[:want] or [{"question": "What moves in the video?", "answer": "Nothing moves."}]
 
 
 def decode_image(url: str) -> np.ndarray | None:
