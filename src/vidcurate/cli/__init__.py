@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from vidcurate.cli import components, data, models, run  # noqa: F401 - registers the commands
+from vidcurate.cli import components, data, fetch, models, run  # noqa: F401 - registers the commands
 from vidcurate.cli.app import app, err
 from vidcurate.core.errors import ConfigError, VidcurateError
 

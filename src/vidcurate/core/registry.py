@@ -178,6 +178,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "curate.motion": "vidcurate.stages.curate.motion:MotionCurator",
     "curate.agents": "vidcurate.stages.curate.agents:AgentExtractor",
     "curate.visual": "vidcurate.stages.curate.visual:VisualMotionCurator",
+    "download": "vidcurate.stages.download.stage:Downloader",
     "track": "vidcurate.stages.track.stage:Tracker",
     "tracks.import": "vidcurate.stages.track.importer:TrackImporter",
     "qa.template": "vidcurate.stages.qa.template:TemplateQA",

@@ -24,6 +24,7 @@ COLUMNS: dict[str, pa.DataType] = {
     "path": pa.string(),
     "media": pa.string(),  # video | image
     "source": pa.string(),  # dataset name or ingest root
+    "url": pa.string(),  # where the media can be downloaded from (the `download` stage fetches it)
     "parent_id": pa.string(),
     # spans (seconds, float) and frame indices (int)
     "start_s": pa.float64(),

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from vidcurate.datasets.base import Converter, Row, ext_field, obj, optional_number, text
+from vidcurate.datasets.paths import watch_url
 from vidcurate.datasets.readers import iter_json_records
 from vidcurate.datasets.timeparse import hms_to_s
 
@@ -35,7 +36,7 @@ class InternVid(Converter[Options]):
         rec = obj(rec)
         yt = text(rec["YoutubeID"], "YoutubeID")
         start, end = rec.get("Start_timestamp"), rec.get("End_timestamp")
-        base: Row = {"_media": self.video_file(yt), "_id": (yt, start, end), "source_id": yt}
+        base: Row = {"_media": self.video_file(yt), "_id": (yt, start, end), "source_id": yt, "url": watch_url(yt)}
 
         def build() -> Row:
             span, warn = self.span(hms_to_s(rec["Start_timestamp"]), hms_to_s(rec["End_timestamp"]))

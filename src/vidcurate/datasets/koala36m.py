@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from vidcurate.datasets.base import Converter, Row, ext_field, optional_number, text
-from vidcurate.datasets.paths import youtube_id
+from vidcurate.datasets.paths import watch_url, youtube_id
 from vidcurate.datasets.readers import iter_csv
 from vidcurate.datasets.timeparse import literal, span_pair
 
@@ -42,6 +42,7 @@ class Koala36M(Converter[Options]):
             "_media": self.video_file(vid if clip else yt),
             "_id": (vid, rec["timestamp"]),
             "source_id": vid,
+            "url": (rec.get("url") or "").strip() or watch_url(yt),
         }
 
         def build() -> Row:

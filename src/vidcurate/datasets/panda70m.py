@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from vidcurate.datasets.base import Converter, RecordError, Row, error_row, ext_field, optional_number, text
+from vidcurate.datasets.paths import watch_url
 from vidcurate.datasets.readers import iter_csv
 from vidcurate.datasets.timeparse import literal, span_pair
 
@@ -48,7 +49,8 @@ class Panda70M(Converter[Options]):
             return [{"_media": media, "_id": (vid,), "source_id": vid, **error_row("bad_record", str(e))}]
         out = []
         for i, (ts, cap) in enumerate(zip(stamps, captions, strict=True)):
-            base: Row = {"_media": media, "_id": (vid, i, repr(ts)), "source_id": vid, "clip_index": i}
+            base: Row = {"_media": media, "_id": (vid, i, repr(ts)), "source_id": vid, "clip_index": i,
+                         "url": watch_url(vid)}  # fmt: skip
 
             def build(ts: Any = ts, cap: Any = cap, i: int = i) -> Row:
                 span, warn = self.span(*span_pair(ts, f"timestamp {i}"))

@@ -129,3 +129,8 @@ def youtube_id(url: str | None) -> str | None:
         return u.path.strip("/") or None
     v = parse_qs(u.query).get("v")
     return v[0] if v else None
+
+
+def watch_url(video_id: str) -> str:
+    """The YouTube page of a video id (what `download` hands to yt-dlp)."""
+    return f"https://www.youtube.com/watch?v={video_id}"

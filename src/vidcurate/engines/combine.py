@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -108,7 +108,35 @@ def finish(
         errors_final=errors,
         wall_s=time.perf_counter() - t0,
         exports=exports,
+        downloads=download_yield(folder),
     )
     folder.write_summary(summary)
     folder.reset_tmp(keep=False)
     return summary
+
+
+def download_yield(folder: RunFolder) -> list[dict[str, Any]]:
+    """Per dataset (`source`): rows asked for, fetched, bytes, and the reasons of the others."""
+    import duckdb
+
+    files = [p for p in (folder.manifest, folder.rejected) if p.is_file()]
+    if not files or not any("download_bytes" in pq.read_schema(p).names for p in files):
+        return []
+    with duckdb.connect() as con:
+        parts = " UNION ALL BY NAME ".join(f"SELECT * FROM read_parquet('{str(p).replace(chr(39), chr(39) * 2)}')"
+                                          for p in files)  # fmt: skip
+        names = {n for p in files for n in pq.read_schema(p).names}
+        src = "coalesce(source, '')" if "source" in names else "''"
+        kind = "error_kind" if "error_kind" in names else "NULL::VARCHAR"
+        rows = con.execute(
+            f"SELECT {src} AS source, count(*) AS asked, count(download_bytes) AS fetched, "
+            f"coalesce(sum(download_bytes), 0) AS bytes, list({kind}) FILTER (WHERE {kind} LIKE 'download:%') "
+            f"FROM ({parts}) GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    out = []
+    for source, asked, fetched, nbytes, kinds in rows:
+        reasons: dict[str, int] = {}
+        for k in kinds or []:
+            reasons[k.split(":", 1)[1]] = reasons.get(k.split(":", 1)[1], 0) + 1
+        out.append({"source": source, "asked": asked, "fetched": fetched, "bytes": int(nbytes), "not_fetched": reasons})
+    return out

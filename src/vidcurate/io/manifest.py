@@ -134,6 +134,8 @@ def ensure_ids(table: pa.Table, seen: dict[str, int] | None = None) -> pa.Table:
     Identical rows (a QA dataset lists one video many times) get `-2`, `-3`... suffixes in
     order of appearance; pass the same `seen` dict across batches of one manifest.
     """
+    if "path" not in table.column_names and "url" in table.column_names:  # to be downloaded: the URL stands in
+        table = table.append_column("path", table.column("url").cast(pa.string()))
     if "path" not in table.column_names:
         raise ConfigError(f"manifest has no 'path' column (columns: {', '.join(table.column_names)})")
     if "id" in table.column_names and table.column("id").null_count == 0:

@@ -79,6 +79,7 @@ class RunSummary(BaseModel):
     errors_final: dict[str, int]
     wall_s: float
     exports: list[dict[str, Any]] = Field(default_factory=list)
+    downloads: list[dict[str, Any]] = Field(default_factory=list)  # yield per dataset (the download stage)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

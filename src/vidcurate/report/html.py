@@ -27,6 +27,7 @@ from vidcurate.report import data as rd
 from vidcurate.report import parts as hp
 from vidcurate.report import svg
 from vidcurate.report.dedup import dedup_section
+from vidcurate.report.downloads import downloads_section
 from vidcurate.report.examples import examples, thumbnails
 
 KEPT_EXAMPLES = 8
@@ -72,12 +73,14 @@ def render(
     main_cols, more_cols = rd.numeric_columns(run)
     name, desc = _recipe_title(run)
     dups = dedup_section(run, console)
+    fetched = downloads_section(run)
     body = [
         _header(run, name, desc),
         _toc(bool(dups)),
         '<main class="wrap">',
         _kpis(run, n_errors),
         _funnel(run),
+        fetched,
         _distributions(run, main_cols, more_cols, cuts),
         examples(run, kept, groups, thumbs, cuts),
         dups,

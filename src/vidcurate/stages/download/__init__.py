@@ -1,0 +1,1 @@
+"""Getting the media: HTTP(S) files (`http`), YouTube and other sites through yt-dlp (`ytdlp`), the stage."""
