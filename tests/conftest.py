@@ -6,7 +6,11 @@ a session that leaves anything new or changed in `../shared` fails, naming what 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -67,3 +71,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         shown = "\n  ".join(changed[:20])
         print(f"\nthe test session wrote into ../shared (it must stay read-only):\n  {shown}")
         session.exitstatus = 1
+
+
+def cli_inprocess(*args: str) -> subprocess.CompletedProcess[str]:
+    """`vidcurate ARGS` in this process (the real entry point, minus the interpreter start-up)."""
+    from vidcurate.cli import main
+
+    out, err, argv = io.StringIO(), io.StringIO(), sys.argv
+    sys.argv = ["vidcurate", *args]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as e:
+        code = int(e.code or 0)
+    finally:
+        sys.argv = argv
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())

@@ -9,13 +9,10 @@ visual features go; a sample without one trains on text alone, and a ``<video>``
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 import shlex
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +21,7 @@ import pyarrow.parquet as pq
 import webdataset as wds
 
 import lf_real
-from conftest import REPO, SHARED_ANNOTATIONS
-from vidcurate.cli import main
+from conftest import REPO, SHARED_ANNOTATIONS, cli_inprocess
 from vidcurate.testing import synth
 
 ANET_QA = SHARED_ANNOTATIONS / "activitynet_qa"
@@ -37,20 +33,6 @@ def readme_chain() -> list[list[str]]:
     block = re.search(r"<!-- chain: tests/test_export_consumers.py[^>]*-->\s*```bash\n(.*?)```", text, re.S)
     assert block, "README has no chain block marked for this test"
     return [shlex.split(line, comments=True) for line in block.group(1).splitlines() if line.strip()]
-
-
-def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    out, err, saved = io.StringIO(), io.StringIO(), sys.argv
-    sys.argv = argv
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as e:
-        code = int(e.code or 0)
-    finally:
-        sys.argv = saved
-    return code, out.getvalue(), err.getvalue()
 
 
 def llava_next_sample(rec: dict[str, Any], video_folder: Path) -> Path:
@@ -105,8 +87,8 @@ def test_readme_chain_outputs_load_in_their_consumers(tmp_path: Path, monkeypatc
     chain = readme_chain()
     assert len(chain) >= 6
     for argv in chain:
-        code, _, err = run_cli([*argv, "--no-progress"] if argv[1] == "export" else argv)
-        assert code == 0, f"{' '.join(argv)} failed: {err}"
+        r = cli_inprocess(*([*argv, "--no-progress"] if argv[1] == "export" else argv)[1:])
+        assert r.returncode == 0, f"{' '.join(argv)} failed: {r.stderr}"
 
     asked = {n: sum(1 for q in questions if q["video_name"] == n) for n in names}
     total = sum(asked.values())

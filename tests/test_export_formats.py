@@ -7,14 +7,11 @@ is drawn into the pixels, probed sizes of a real rotated phone video.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
-import io
 import json
 import os
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -27,8 +24,7 @@ import numpy as np
 import pytest
 import webdataset as wds
 
-from conftest import SHARED_ANNOTATIONS, shared_video
-from vidcurate.cli import main
+from conftest import SHARED_ANNOTATIONS, cli_inprocess, shared_video
 from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError
 from vidcurate.export import frames as frames_mod
@@ -369,18 +365,7 @@ def test_materialize_cuts_spans_with_the_cut_stage(tmp_path: Path, media: dict[s
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """`vidcurate ARGS` in this process (the real entry point, minus the interpreter start-up)."""
-    out, err, argv = io.StringIO(), io.StringIO(), sys.argv
-    sys.argv = ["vidcurate", *args]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as e:
-        code = int(e.code or 0)
-    finally:
-        sys.argv = argv
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    return cli_inprocess(*args)
 
 
 def test_cli_list_and_one_line_errors(tmp_path: Path, media: dict[str, Path]) -> None:

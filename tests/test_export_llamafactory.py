@@ -8,8 +8,6 @@ resolve to a file the way its `_find_medias` resolves it (joined to `media_dir`)
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -25,8 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import lf_real
-from conftest import SHARED_ANNOTATIONS
-from vidcurate.cli import main
+from conftest import SHARED_ANNOTATIONS, cli_inprocess
 from vidcurate.core import schema
 from vidcurate.core.errors import ConfigError
 from vidcurate.datasets.base import Settings
@@ -84,18 +81,7 @@ def writable_copy(src: Path, dest: Path) -> Path:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """`vidcurate ARGS` in this process (the real entry point, minus the interpreter start-up)."""
-    out, err, argv = io.StringIO(), io.StringIO(), sys.argv
-    sys.argv = ["vidcurate", *args]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as e:
-        code = int(e.code or 0)
-    finally:
-        sys.argv = argv
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    return cli_inprocess(*args)
 
 
 # --- the checker itself accepts the real LLaMA-Factory data ----------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from vidcurate.models.spec import ModelSpec
 
-_HF_TEXT_IMAGE = (
+HF_FILES = (
     "config.json",
     "preprocessor_config.json",
     "tokenizer.json",
@@ -26,7 +26,7 @@ CLIP_VIT_L14 = ModelSpec(
     "clip",
     "OpenAI CLIP ViT-L/14 (768-d embeddings; the LAION aesthetic predictor's backbone)",
     repo="openai/clip-vit-large-patch14",
-    files=_HF_TEXT_IMAGE,
+    files=HF_FILES,
     required=(*_HF_REQUIRED, "tokenizer.json|vocab.json"),
     size_mb=1710,
 )
@@ -35,7 +35,7 @@ CLIP_VIT_B32 = ModelSpec(
     "clip",
     "OpenAI CLIP ViT-B/32 (512-d; about 8x cheaper than L/14 on a CPU)",
     repo="openai/clip-vit-base-patch32",
-    files=_HF_TEXT_IMAGE,
+    files=HF_FILES,
     required=(*_HF_REQUIRED, "tokenizer.json|vocab.json"),
     size_mb=605,
 )
@@ -44,7 +44,7 @@ SIGLIP_B16 = ModelSpec(
     "clip",
     "Google SigLIP base/16 at 224 px (768-d)",
     repo="google/siglip-base-patch16-224",
-    files=_HF_TEXT_IMAGE,
+    files=HF_FILES,
     required=(*_HF_REQUIRED, "spiece.model|tokenizer.json"),
     size_mb=813,
 )

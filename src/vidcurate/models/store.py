@@ -22,21 +22,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from vidcurate.core.errors import ConfigError
+from vidcurate.models.catalog import HF_FILES
 from vidcurate.models.spec import ModelSpec
 
 OFFLINE_ENVS = ("VIDCURATE_OFFLINE", "HF_HUB_OFFLINE")
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
-_HUB_FILES = (
-    "config.json",
-    "preprocessor_config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.json",
-    "merges.txt",
-    "spiece.model",
-    "model.safetensors",
-)
 T = TypeVar("T")
 
 
@@ -63,7 +53,7 @@ def spec_of(ref: str) -> ModelSpec | None:
         return spec
     if _HUB_ID.fullmatch(ref) and not Path(ref).expanduser().exists():
         return ModelSpec(
-            ref.replace("/", "--"), "hub", f"Hub model {ref}", repo=ref, files=_HUB_FILES,
+            ref.replace("/", "--"), "hub", f"Hub model {ref}", repo=ref, files=HF_FILES,
             required=("config.json", "model.safetensors|pytorch_model.bin"),
         )  # fmt: skip
     return None

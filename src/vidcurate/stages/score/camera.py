@@ -121,20 +121,27 @@ def corners(gray: np.ndarray, max_points: int, grid: int = 4) -> np.ndarray | No
     return np.concatenate(found).astype(np.float32) if found else None
 
 
-def pair_motion(a: np.ndarray, b: np.ndarray, dt: float, max_points: int) -> PairMotion | None:
-    """Camera motion from frame `a` to `b`, or None when too little can be tracked."""
+def tracked(a: np.ndarray, b: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Corners of gray frame `a` and where they are in `b`, kept when tracking back lands within a
+    pixel of the start (forward-backward check); None when fewer than 8 survive."""
     p0 = corners(a, max_points)
     if p0 is None or len(p0) < 8:
         return None
     p1, st1, _ = cv2.calcOpticalFlowPyrLK(a, b, p0, None, winSize=_LK_WIN, maxLevel=_LK_LEVELS)
     back, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, p1, None, winSize=_LK_WIN, maxLevel=_LK_LEVELS)
     ok = (st1.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm((p0 - back).reshape(-1, 2), axis=1) < 1.0)
-    if ok.sum() < 8:
+    return (p0[ok], p1[ok]) if ok.sum() >= 8 else None
+
+
+def pair_motion(a: np.ndarray, b: np.ndarray, dt: float, max_points: int) -> PairMotion | None:
+    """Camera motion from frame `a` to `b`, or None when too little can be tracked."""
+    pts = tracked(a, b, max_points)
+    if pts is None:
         return None
     h, w = a.shape
     diag = float(np.hypot(w, h))
     m, inliers = cv2.estimateAffinePartial2D(
-        p0[ok], p1[ok], method=cv2.RANSAC, ransacReprojThreshold=max(1.0, 0.003 * diag)
+        pts[0], pts[1], method=cv2.RANSAC, ransacReprojThreshold=max(1.0, 0.003 * diag)
     )
     if m is None or inliers is None or inliers.sum() < 6:
         return None

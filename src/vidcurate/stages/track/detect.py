@@ -18,9 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vidcurate.stages.score.camera import corners
+from vidcurate.stages.score.camera import tracked
 
-_WIN, _LEVELS = (15, 15), 3
 MAX_SHARE = 0.6  # a component whose box covers more of the canvas is a global change, not an object
 
 
@@ -35,15 +34,10 @@ class Detection:
 
 def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     """2x3 matrix taking points of gray frame `a` to `b` (background motion), or None."""
-    p0 = corners(a, 300)
-    if p0 is None or len(p0) < 8:
+    pts = tracked(a, b, 300)
+    if pts is None:
         return None
-    p1, st1, _ = cv2.calcOpticalFlowPyrLK(a, b, p0, None, winSize=_WIN, maxLevel=_LEVELS)
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, p1, None, winSize=_WIN, maxLevel=_LEVELS)
-    ok = (st1.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm((p0 - back).reshape(-1, 2), axis=1) < 1.0)
-    if ok.sum() < 8:
-        return None
-    m, inl = cv2.estimateAffinePartial2D(p0[ok], p1[ok], method=cv2.RANSAC, ransacReprojThreshold=1.5)
+    m, inl = cv2.estimateAffinePartial2D(pts[0], pts[1], method=cv2.RANSAC, ransacReprojThreshold=1.5)
     return m if m is not None and inl is not None and inl.sum() >= 6 else None
 
 
