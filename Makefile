@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/python -m mypy
 
 bench: $(STAMP)
-	$(BIN)/python bench/manifest_bench.py
+	$(BIN)/python bench/run_all.py
 
 clean-venv:
 	rm -rf $(VENV)

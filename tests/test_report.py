@@ -390,3 +390,28 @@ def test_report_command(demo_run: Path, tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["report", str(demo_run), "-o", str(demo_run / "manifest.parquet")])
     assert r.exit_code != 0 and "must be an .html file" in str(r.exception)
     assert (demo_run / "manifest.parquet").read_bytes() == manifest  # the user's data is untouched
+
+
+def test_a_big_run_is_summarised_from_a_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past SAMPLE_ROWS rows the histograms come from a block sample, scaled back up and labelled."""
+    import pyarrow as pa
+
+    rng = np.random.default_rng(0)
+    n = 60_000
+    run = tmp_path / "run"
+    run.mkdir()
+    table = pa.table({"id": [f"k{i}" for i in range(n)], "path": ["x"] * n, "aesthetic": rng.uniform(1, 10, n)})
+    pq.write_table(table, run / "manifest.parquet", row_group_size=2048)
+    (run / "summary.json").write_text(json.dumps({"stages": []}))
+    monkeypatch.setattr(rd, "SAMPLE_ROWS", 20_000)
+    r = rd.open_run(run)
+    try:
+        h = rd.histograms(r, ["aesthetic"], [])["aesthetic"]
+    finally:
+        r.close()
+    assert 0.2 <= h.sample <= 0.5 and sum(h.kept) == pytest.approx(n, rel=0.05)  # scaled to the whole run
+    assert max(h.kept) / min(h.kept) < 1.5  # still uniform
+    from vidcurate.report.html import render
+
+    page = render(rd.open_run(run))
+    assert "estimated from a" in page and "% sample of the rows" in page

@@ -24,6 +24,9 @@ from vidcurate.report.thresholds import Threshold, parse_where, thresholds  # no
 BINS = 30
 LOG_RATIO = 100.0  # max/min of positive values beyond which the axis is logarithmic
 MAX_INT_BINS = 40  # integer columns with at most this many distinct values get one bar per value
+# Past this many rows, distributions and examples come from a block sample of about this many rows
+# (scaled back up, and said so on the page): the report stays under a second whatever the run's size.
+SAMPLE_ROWS = 200_000
 # Probe facts worth a histogram in the main grid, after the scores.
 MAIN_FACTS = ("duration_s", "fps", "num_frames", "width", "height", "aspect_ratio")
 # Bookkeeping numbers (spans, indices, container details): their histograms go under "more columns".
@@ -71,6 +74,7 @@ class Hist:
     lo: float
     hi: float
     log: bool = False  # bins equal in log10(x): edges grow geometrically
+    sample: float = 1.0  # share of the rows the counts were estimated from
 
 
 @dataclass
@@ -106,6 +110,20 @@ class Run:
 
     def count(self, view: str) -> int:
         return int(self.con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0])
+
+    def sampled(self, view: str) -> tuple[str, float]:
+        """`view`, or (past SAMPLE_ROWS) a seeded block sample of it, and the share of its rows kept."""
+        total = self.count(view)
+        if total <= SAMPLE_ROWS:
+            return view, 1.0
+        pct = f"{100.0 * SAMPLE_ROWS / total:.4f}%"
+        if view == "allrows":  # sample each file, then join them: the scan reads only sampled blocks
+            src = (f"(SELECT 'kept' AS _status, * FROM kept USING SAMPLE {pct} (system, 7) UNION ALL BY NAME "
+                   f"SELECT 'rejected' AS _status, * FROM rej USING SAMPLE {pct} (system, 7))")  # fmt: skip
+        else:
+            src = f"(SELECT * FROM {view} USING SAMPLE {pct} (system, 7))"
+        got = self.count(src)
+        return src, (got / total if got else 1.0)
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         return _arrow(self.con.sql(sql, params=params or None)).to_pylist()
@@ -223,25 +241,73 @@ def is_numeric(t: pa.DataType) -> bool:
 
 def _non_null(run: Run, cols: list[str]) -> dict[str, int]:
     sel = ", ".join(f'count("{_qi(c)}") FILTER (WHERE isfinite("{_qi(c)}"::DOUBLE))' for c in cols)
-    row = run.con.execute(f"SELECT {sel} FROM allrows").fetchall()[0]
+    src, _ = run.sampled("allrows")
+    row = run.con.execute(f"SELECT {sel} FROM {src}").fetchall()[0]
     return {c: int(n) for c, n in zip(cols, row, strict=True)}
 
 
 def histogram(run: Run, column: str, cuts: list[Threshold], bins: int = BINS) -> Hist | None:
-    """Kept and rejected counts per bin; the axis stretches to show thresholds near the data.
+    """One column's histogram (see `histograms`, which does many in two scans)."""
+    return histograms(run, [column], cuts, bins).get(column)
 
-    Positive values spread over more than LOG_RATIO (durations, sizes, frame counts) get a log axis,
-    so a few long videos do not squash everything else (and the cut-off) into the first bar.
+
+def histograms(run: Run, columns: list[str], cuts: list[Threshold], bins: int = BINS) -> dict[str, Hist]:
+    """Kept and rejected counts per bin, for every column in two scans of the run (whatever its size).
+
+    The axis stretches to show thresholds near the data. Positive values spread over more than
+    LOG_RATIO (durations, sizes, frame counts) get a log axis, so a few long videos do not squash
+    everything else (and the cut-off) into the first bar.
     """
-    x = f'"{_qi(column)}"::DOUBLE'
-    row = run.con.execute(
-        f"SELECT min({x}) FILTER (WHERE isfinite({x})), max({x}) FILTER (WHERE isfinite({x})), "
-        f"count(*) FILTER (WHERE _status = 'kept' AND NOT coalesce(isfinite({x}), false)), "
-        f"count(*) FILTER (WHERE _status = 'rejected' AND NOT coalesce(isfinite({x}), false)) FROM allrows"
-    ).fetchall()[0]
-    if row[0] is None:
-        return None
-    dmin, dmax, miss_k, miss_r = float(row[0]), float(row[1]), int(row[2]), int(row[3])
+    if not columns:
+        return {}
+    xs = {c: f'"{_qi(c)}"::DOUBLE' for c in columns}
+    stats = []
+    for x in xs.values():
+        stats += [
+            f"min({x}) FILTER (WHERE isfinite({x}))",
+            f"max({x}) FILTER (WHERE isfinite({x}))",
+            f"count(*) FILTER (WHERE _status = 'kept' AND NOT coalesce(isfinite({x}), false))",
+            f"count(*) FILTER (WHERE _status = 'rejected' AND NOT coalesce(isfinite({x}), false))",
+        ]
+    src, share = run.sampled("allrows")
+    row = run.con.execute(f"SELECT {', '.join(stats)} FROM {src}").fetchall()[0]
+    plans: dict[str, tuple[Any, ...]] = {}
+    for k, column in enumerate(columns):
+        lo_v, hi_v, miss_k, miss_r = row[4 * k : 4 * k + 4]
+        if lo_v is None:
+            continue
+        plans[column] = (*_axis(run, column, float(lo_v), float(hi_v), cuts, bins), int(miss_k), int(miss_r))
+    if not plans:
+        return {}
+    parts = []
+    for column, plan in plans.items():
+        edges, log = plan[0], plan[1]
+        n = len(edges) - 1
+        w = (edges[-1] - edges[0]) / n
+        x = xs[column]
+        v = f"log10({x})" if log else x
+        parts.append(
+            f"histogram(CASE WHEN isfinite({x}) THEN least({n - 1}, greatest(0, floor(({v} - {edges[0]!r}) / {w!r})))"
+            f"::INT END)"
+        )
+    counts = run.con.execute(f"SELECT _status, {', '.join(parts)} FROM {src} GROUP BY _status").fetchall()
+    out: dict[str, Hist] = {}
+    for k, (column, plan) in enumerate(plans.items()):
+        edges, log, integer, near, far, lo, hi, dmin, dmax, miss_k, miss_r = plan
+        n = len(edges) - 1
+        kept, rej = [0] * n, [0] * n
+        for status, *maps in counts:
+            for b, c in (maps[k] or {}).items():
+                (kept if status == "kept" else rej)[int(b)] += round(int(c) / share)
+        if log:
+            edges = [lo] + [10**e for e in edges[1:-1]] + [hi]  # exact ends: 10**log10(x) may miss x by an ulp
+        miss_k, miss_r = round(miss_k / share), round(miss_r / share)
+        out[column] = Hist(column, edges, kept, rej, miss_k, miss_r, bool(integer), near, far, dmin, dmax, log, share)
+    return out
+
+
+def _axis(run: Run, column: str, dmin: float, dmax: float, cuts: list[Threshold], bins: int) -> tuple[Any, ...]:
+    """(bin edges on the axis scale, log, integer, near cuts, far cuts, lo, hi, dmin, dmax) of a column."""
     t = run.types.get(column)
     is_int = t is not None and pa.types.is_integer(t)
     log = dmin > 0 and dmax / dmin >= LOG_RATIO and not (is_int and dmax - dmin < MAX_INT_BINS)
@@ -263,20 +329,7 @@ def histogram(run: Run, column: str, cuts: list[Threshold], bins: int = BINS) ->
     else:
         a, b = f(lo), f(hi)
         edges = [a + i * (b - a) / bins for i in range(bins + 1)]
-    n = len(edges) - 1
-    w = (edges[-1] - edges[0]) / n
-    xs = f"log10({x})" if log else x
-    counts = run.con.execute(
-        f"SELECT _status, least({n - 1}, greatest(0, floor(({xs} - ?) / ?)))::INT AS b, count(*) "
-        f"FROM allrows WHERE isfinite({x}) GROUP BY ALL",
-        [edges[0], w],
-    ).fetchall()
-    kept, rej = [0] * n, [0] * n
-    for status, b, c in counts:
-        (kept if status == "kept" else rej)[b] += int(c)
-    if log:
-        edges = [lo] + [10**e for e in edges[1:-1]] + [hi]  # exact ends: 10**log10(x) may miss x by an ulp
-    return Hist(column, edges, kept, rej, miss_k, miss_r, bool(integer), near, far, dmin, dmax, log)
+    return edges, log, integer, near, far, lo, hi, dmin, dmax
 
 
 # --- examples and errors -------------------------------------------------------------------------
@@ -286,7 +339,8 @@ def kept_examples(run: Run, n: int) -> list[dict[str, Any]]:
     """A deterministic spread of kept rows (ordered by a hash of the id, not by position)."""
     if n <= 0 or run.manifest is None:
         return []
-    return run.rows(f"SELECT * FROM kept ORDER BY md5(id::VARCHAR) LIMIT {int(n)}")
+    src, _ = run.sampled("kept")
+    return run.rows(f"SELECT * FROM {src} ORDER BY md5(id::VARCHAR) LIMIT {int(n)}")
 
 
 def rejected_examples(run: Run, n: int, max_groups: int = 12) -> list[Group]:
@@ -294,9 +348,11 @@ def rejected_examples(run: Run, n: int, max_groups: int = 12) -> list[Group]:
     if n <= 0 or run.rejected is None or "reject_reason" not in run.rejected_columns:
         return []
     by = "rejected_by" if "rejected_by" in run.rejected_columns else "''"
+    src, _ = run.sampled("rej")  # examples from a sample of a big run; group totals over every row
     rows = run.rows(
-        f"WITH r AS (SELECT *, {by} AS _by, coalesce(reject_reason, '(no reason)') AS _reason FROM rej), "
-        "g AS (SELECT _by, _reason, count(*) AS _total FROM r GROUP BY ALL "
+        f"WITH r AS (SELECT *, {by} AS _by, coalesce(reject_reason, '(no reason)') AS _reason FROM {src}), "
+        f"g AS (SELECT {by} AS _by, coalesce(reject_reason, '(no reason)') AS _reason, count(*) AS _total FROM rej "
+        "GROUP BY ALL "
         f"ORDER BY _total DESC, _reason LIMIT {int(max_groups)}) "
         "SELECT * FROM (SELECT r.*, g._total, row_number() OVER (PARTITION BY r._by, r._reason "
         "ORDER BY md5(r.id::VARCHAR)) AS _rn FROM r JOIN g USING (_by, _reason)) "

@@ -187,21 +187,24 @@ def _distributions(run: rd.Run, main: list[str], more: list[str], cuts: list[rd.
     legend = hp.legend(
         [(".k", "kept"), (".r", "rejected"), (".c", "threshold from the recipe"), (".s", "side it cuts")]
     )
-    out = [legend, '<div class="hists">', *(_hist_card(run, c, cuts) for c in main), "</div>"]
+    hists = rd.histograms(run, main + more, cuts)  # two scans of the run, whatever its size
+    out = [legend, '<div class="hists">', *(_hist_card(hists.get(c)) for c in main), "</div>"]
     if more:
         out.append(f'<details class="more"><summary>More columns ({len(more)})</summary><div class="hists">')
-        out += [_hist_card(run, c, cuts) for c in more]
+        out += [_hist_card(hists.get(c)) for c in more]
         out.append("</div></details>")
     return hp.section("distributions", "Distributions", "".join(out))
 
 
-def _hist_card(run: rd.Run, column: str, cuts: list[rd.Threshold]) -> str:
-    h = rd.histogram(run, column, cuts)
+def _hist_card(h: rd.Hist | None) -> str:
     if h is None:
         return ""
+    column = h.column
     values = f"all {svg.fmt(h.lo)}" if h.lo == h.hi else f"{svg.fmt(h.lo)} – {svg.fmt(h.hi)}"
     if h.log:
         values += " · log axis"
+    if h.sample < 1:
+        values += f" · estimated from a {100 * h.sample:.0f} % sample of the rows"
     note = f"{sum(h.kept):,} kept · {sum(h.rejected):,} rejected · {values}"
     missing = h.missing_kept + h.missing_rejected
     if missing:
