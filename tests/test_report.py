@@ -22,8 +22,8 @@ from vidcurate.core.recipe import load_recipe
 from vidcurate.engines.local import LocalEngine
 from vidcurate.io import decode
 from vidcurate.report import data as rd
+from vidcurate.report import hist, thumbs
 from vidcurate.report import svg as svg_mod
-from vidcurate.report import thumbs
 from vidcurate.report.html import write_report
 from vidcurate.testing import synth
 
@@ -256,7 +256,7 @@ def test_histogram_counts_match_the_manifest(demo_run: Path) -> None:
         assert "size_bytes" in more
         cuts = rd.thresholds(run.stages)
         for col in ("duration_s", "num_frames", "size_bytes"):
-            h = rd.histogram(run, col, cuts)
+            h = hist.histogram(run, col, cuts)
             assert h is not None
             kept = [r[col] for r in pq.read_table(demo_run / "manifest.parquet").to_pylist()]
             rej = [r[col] for r in pq.read_table(demo_run / "rejected.parquet").to_pylist()]
@@ -264,9 +264,9 @@ def test_histogram_counts_match_the_manifest(demo_run: Path) -> None:
             assert sum(h.rejected) == sum(v is not None for v in rej) and h.missing_rejected == 1
             vals = [v for v in kept + rej if v is not None]
             assert h.edges[0] <= min(vals) and h.edges[-1] >= max(vals)
-        nf = rd.histogram(run, "num_frames", cuts)
+        nf = hist.histogram(run, "num_frames", cuts)
         frames = [r["num_frames"] for r in pq.read_table(demo_run / "manifest.parquet").to_pylist()]
-        assert nf is not None and nf.lo <= min(frames) and nf.integer == (nf.hi - nf.lo < rd.MAX_INT_BINS)
+        assert nf is not None and nf.lo <= min(frames) and nf.integer == (nf.hi - nf.lo < hist.MAX_INT_BINS)
         if nf.integer:  # one bar per frame count, centred on it
             assert nf.edges == [nf.lo - 0.5 + k for k in range(len(nf.edges))]
     finally:
@@ -291,7 +291,7 @@ def test_log_axis_for_widely_spread_values(tmp_path: Path) -> None:
     (run / "02-filter" / "_stage.json").write_text(json.dumps({"config": {"dmin": 1.0}}))
     r = rd.open_run(run)
     try:
-        h = rd.histogram(r, "duration_s", rd.thresholds(r.stages))
+        h = hist.histogram(r, "duration_s", rd.thresholds(r.stages))
     finally:
         r.close()
     assert h is not None and h.log and h.edges[0] == pytest.approx(0.1) and h.edges[-1] == pytest.approx(600)
@@ -406,7 +406,7 @@ def test_a_big_run_is_summarised_from_a_sample(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(rd, "SAMPLE_ROWS", 20_000)
     r = rd.open_run(run)
     try:
-        h = rd.histograms(r, ["aesthetic"], [])["aesthetic"]
+        h = hist.histograms(r, ["aesthetic"], [])["aesthetic"]
     finally:
         r.close()
     assert 0.2 <= h.sample <= 0.5 and sum(h.kept) == pytest.approx(n, rel=0.05)  # scaled to the whole run

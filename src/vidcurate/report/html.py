@@ -29,6 +29,7 @@ from vidcurate.report import svg
 from vidcurate.report.dedup import dedup_section
 from vidcurate.report.downloads import downloads_section
 from vidcurate.report.examples import examples, thumbnails
+from vidcurate.report.hist import Hist, histograms
 
 KEPT_EXAMPLES = 8
 REJECTED_EXAMPLES = 6  # per reason
@@ -187,7 +188,7 @@ def _distributions(run: rd.Run, main: list[str], more: list[str], cuts: list[rd.
     legend = hp.legend(
         [(".k", "kept"), (".r", "rejected"), (".c", "threshold from the recipe"), (".s", "side it cuts")]
     )
-    hists = rd.histograms(run, main + more, cuts)  # two scans of the run, whatever its size
+    hists = histograms(run, main + more, cuts)  # two scans of the run, whatever its size
     out = [legend, '<div class="hists">', *(_hist_card(hists.get(c)) for c in main), "</div>"]
     if more:
         out.append(f'<details class="more"><summary>More columns ({len(more)})</summary><div class="hists">')
@@ -196,7 +197,7 @@ def _distributions(run: rd.Run, main: list[str], more: list[str], cuts: list[rd.
     return hp.section("distributions", "Distributions", "".join(out))
 
 
-def _hist_card(h: rd.Hist | None) -> str:
+def _hist_card(h: Hist | None) -> str:
     if h is None:
         return ""
     column = h.column

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from vidcurate.report.data import Hist
+from vidcurate.report.hist import Hist
 
 W, H = 400, 200
 ML, MR, MT, MB = 44, 14, 30, 30  # margins: room for the y labels, threshold labels and x ticks
