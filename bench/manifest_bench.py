@@ -57,6 +57,7 @@ def make_manifest(path: Path, rows: int) -> None:
 
 def child(mode: str, src: str, dest: str) -> None:
     # Imports happen before the clock starts, for every side alike: the figure is the work itself.
+    import pandas  # noqa: F401  (pyarrow imports it lazily at its first conversion of a Python list)
     import pyarrow.compute as pc
 
     from vidcurate.core.recipe import parse_recipe

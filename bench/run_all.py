@@ -24,6 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = {
     "manifest": ["manifest_bench.py"],
+    "report": ["report_bench.py"],
     "split": ["split_bench.py"],
     "score": ["score_bench.py", "--limit", "5"],
     "clip": ["clip_bench.py"],

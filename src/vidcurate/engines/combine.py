@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from vidcurate.engines.source import SourceInfo
 
 FILE_COLUMNS = ("path",)  # columns whose values are files a row references
+# Row groups of the combined files stay small enough that a report of a big run can sample whole
+# groups and read only those (`report/data.py`); larger shards are split.
+GROUP_ROWS = 16_384
 
 
 def commit_shard(d: StageDir, shard: int, kept: list[pa.Table], rejected: list[pa.Table], stats: ShardStats) -> None:
@@ -68,7 +72,7 @@ def combine_parts(
                 for c in FILE_COLUMNS:
                     if c in t.column_names:
                         seen.update(v for v in t.column(c).to_pylist() if v in watch)
-            w.write_table(t)
+            w.write_table(t, row_group_size=GROUP_ROWS)
             n += t.num_rows
     return n, dict(errors), seen
 
@@ -85,13 +89,20 @@ def finish(
     """Combine, summarise, prune unreferenced files; the summary is written last."""
     watch = set(folder.written())
     last = folder.stage(plans[-1].dirname) if plans else folder.source()
-    rows_final, errors, seen = combine_parts([last.part(i) for i in range(source.shards)], folder.manifest, watch=watch)
     rejected_parts: list[tuple[Path, str]] = []
     for p in plans:
         rejected_parts += [(r, p.dirname) for r in folder.stage(p.dirname).rejected_parts()]
-    rows_rej, _, seen_rej = combine_parts(
-        [p for p, _ in rejected_parts], folder.rejected, tags=[t for _, t in rejected_parts], watch=watch
-    )
+    # the two files are independent and Parquet encoding releases the GIL: write them side by side
+    with ThreadPoolExecutor(2, thread_name_prefix="combine") as pool:
+        kept = pool.submit(combine_parts, [last.part(i) for i in range(source.shards)], folder.manifest, watch=watch)
+        rej = pool.submit(
+            combine_parts,
+            [p for p, _ in rejected_parts],
+            folder.rejected,
+            tags=[t for _, t in rejected_parts],
+            watch=watch,
+        )
+        (rows_final, errors, seen), (rows_rej, _, seen_rej) = kept.result(), rej.result()
     if watch:
         folder.prune_written(seen | seen_rej)
     exports = run_exports(folder, recipe.exports)

@@ -18,11 +18,13 @@ import hashlib
 import math
 import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vidcurate.core import schema
@@ -71,26 +73,30 @@ def shard_input(
     fps: list[str] = []
     first: pa.Schema | None = None
     seen: dict[str, int] = {}
-    ids_seen: set[str] = set()
-    for i, piece in enumerate(_rechunk(batches, size)):
-        piece = schema.conform(mio.ensure_ids(piece, seen))
-        ids = piece.column("id").to_pylist()
-        new = set(ids)
-        again = ids_seen & new if len(new) == len(ids) else {_first_repeat(ids)}
-        if again:
-            raise ConfigError(
-                f"input {src}: id '{min(again)}' appears more than once; ids must be unique "
-                "(drop the id column to have stable ids derived from each row)"
-            )
-        ids_seen |= new
-        layout.update(_ipc(piece.select(["id", "path"])))
-        paths = piece.column("path").to_pylist() if stat_media else None
-        fp = _content_fingerprint(piece, paths)
-        fps.append(fp)
-        first = first or piece.schema
-        part = d.part(i)
-        if write and (i >= len(old_fps) or old_fps[i] != fp or not part.exists()):
-            write_part(piece, part)
+    ids: list[pa.ChunkedArray] = []
+    # parts are written on a second thread while the next shard is read and hashed (both release
+    # the GIL); one write in flight at a time keeps memory at two shards
+    writer = ThreadPoolExecutor(1, thread_name_prefix="source-write")
+    pending: Future[None] | None = None
+    try:
+        for i, piece in enumerate(_rechunk(batches, size)):
+            piece = schema.conform(mio.ensure_ids(piece, seen))
+            ids.append(piece.column("id"))
+            layout.update(_ipc(piece.select(["id", "path"])))
+            paths = piece.column("path").to_pylist() if stat_media else None
+            fp = _content_fingerprint(piece, paths)
+            fps.append(fp)
+            first = first or piece.schema
+            part = d.part(i)
+            if write and (i >= len(old_fps) or old_fps[i] != fp or not part.exists()):
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(write_part, piece, part)
+        if pending is not None:
+            pending.result()
+    finally:
+        writer.shutdown(wait=True, cancel_futures=True)
+    _check_unique(src, ids)
     schema_ = {f.name: f.type for f in first} if first is not None else {"id": pa.string(), "path": pa.string()}
     info = SourceInfo(len(fps), n_rows, schema_, layout.hexdigest()[:16], fps, size)
     if not write:
@@ -128,14 +134,19 @@ def _content_fingerprint(table: pa.Table, paths: list[Any] | None) -> str:
     return h.hexdigest()[:16]
 
 
-def _first_repeat(ids: list[str]) -> str:
-    """The first id that occurs twice in one shard (the slow path, taken once, to name it)."""
-    seen: set[str] = set()
-    for i in ids:
-        if i in seen:
-            return i
-        seen.add(i)
-    raise AssertionError("no repeated id")
+def _check_unique(src: Path, ids: list[pa.ChunkedArray]) -> None:
+    """Ids name clip files later: one that appears twice is an error (hashed in Arrow, not Python)."""
+    if not ids:
+        return
+    every = pa.chunked_array([c for col in ids for c in col.chunks], ids[0].type)
+    if pc.count_distinct(every).as_py() == len(every):
+        return
+    counts = pc.value_counts(every)
+    again = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    raise ConfigError(
+        f"input {src}: id '{pc.min(again).as_py()}' appears more than once; ids must be unique "
+        "(drop the id column to have stable ids derived from each row)"
+    )
 
 
 def _file_state(path: Any) -> tuple[int, int] | None:

@@ -7,7 +7,9 @@ rows costs a few column scans, never a table in memory. Thresholds come from the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,9 @@ from vidcurate.report.thresholds import Threshold, parse_where, thresholds  # no
 # Past this many rows, distributions and examples come from a block sample of about this many rows
 # (scaled back up, and said so on the page): the report stays under a second whatever the run's size.
 SAMPLE_ROWS = 200_000
+# A run's files hold one row group per shard (256 rows by default): with at least this many, the
+# sample is whole row groups picked at random, and the report reads only those.
+MIN_GROUPS_TO_PICK = 32
 # Probe facts worth a histogram in the main grid, after the scores.
 MAIN_FACTS = ("duration_s", "fps", "num_frames", "width", "height", "aspect_ratio")
 # Bookkeeping numbers (spans, indices, container details): their histograms go under "more columns".
@@ -79,6 +84,8 @@ class Run:
     kept_columns: list[str]
     rejected_columns: list[str]
     types: dict[str, pa.DataType]
+    _sampled: bool = False  # the temporary table `_sample` exists
+    _samples: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:
@@ -88,21 +95,53 @@ class Run:
         self.con.close()
 
     def count(self, view: str) -> int:
+        files = {"kept": [self.manifest], "rej": [self.rejected], "allrows": [self.manifest, self.rejected]}
+        if view in files:  # the files' footers know: no scan
+            return sum(pq.ParquetFile(p).metadata.num_rows for p in files[view] if p is not None)
         return int(self.con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0])
 
     def sampled(self, view: str) -> tuple[str, float]:
-        """`view`, or (past SAMPLE_ROWS) a seeded block sample of it, and the share of its rows kept."""
+        """`view`, or (past SAMPLE_ROWS) a seeded block sample of it, and the share of its rows kept.
+
+        The sample of all rows is drawn once into a temporary table (at most about SAMPLE_ROWS
+        rows, whatever the run's size); every histogram and example query then reads memory.
+        """
+        if view in self._samples:
+            return self._samples[view]
         total = self.count(view)
         if total <= SAMPLE_ROWS:
             return view, 1.0
-        pct = f"{100.0 * SAMPLE_ROWS / total:.4f}%"
-        if view == "allrows":  # sample each file, then join them: the scan reads only sampled blocks
-            src = (f"(SELECT 'kept' AS _status, * FROM kept USING SAMPLE {pct} (system, 7) UNION ALL BY NAME "
-                   f"SELECT 'rejected' AS _status, * FROM rej USING SAMPLE {pct} (system, 7))")  # fmt: skip
+        if not self._sampled:
+            share = SAMPLE_ROWS / self.count("allrows")
+            kept = self._sample_of("kept", self.manifest, share)
+            rej = self._sample_of("rej", self.rejected, share)
+            self.con.execute(
+                f"CREATE TEMP TABLE _sample AS SELECT 'kept' AS _status, * FROM {kept} "
+                f"UNION ALL BY NAME SELECT 'rejected' AS _status, * FROM {rej}"
+            )
+            self._sampled = True
+        if view == "allrows":
+            src = "_sample"
         else:
-            src = f"(SELECT * FROM {view} USING SAMPLE {pct} (system, 7))"
+            cols = self.kept_columns if view == "kept" else self.rejected_columns
+            status = "kept" if view == "kept" else "rejected"
+            names = ", ".join(f'"{_qi(c)}"' for c in cols)
+            src = f"(SELECT {names} FROM _sample WHERE _status = '{status}')"
         got = self.count(src)
-        return src, (got / total if got else 1.0)
+        self._samples[view] = src, (got / total if got else 1.0)
+        return self._samples[view]
+
+    def _sample_of(self, view: str, path: Path | None, share: float) -> str:
+        """A seeded block sample of one file: whole row groups when there are many, so only they are read."""
+        if path is None:
+            return view
+        pf = pq.ParquetFile(path)
+        groups = pf.metadata.num_row_groups
+        if groups < MIN_GROUPS_TO_PICK:  # few big groups: DuckDB samples 2048-row vectors (reads the file)
+            return f"(SELECT * FROM {view} USING SAMPLE {100.0 * share:.4f}% (system, 7))"
+        picked = sorted(random.Random(7).sample(range(groups), max(1, math.ceil(groups * share))))
+        self.con.register(f"_{view}_groups", pf.read_row_groups(picked))
+        return f"_{view}_groups"
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         return _arrow(self.con.sql(sql, params=params or None)).to_pylist()
