@@ -26,6 +26,7 @@ BENCHES = {
     "manifest": ["manifest_bench.py"],
     "report": ["report_bench.py"],
     "split": ["split_bench.py"],
+    "smallfiles": ["smallfiles_bench.py"],
     "score": ["score_bench.py", "--limit", "5"],
     "clip": ["clip_bench.py"],
     "dedup": ["dedup_bench.py"],

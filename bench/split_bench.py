@@ -159,6 +159,79 @@ def measure_split(path: Path, repeat: int, work: Path) -> dict[str, Any]:
     }
 
 
+def decode_less(path: Path, truth: list[int], repeat: int) -> dict[str, Any]:
+    """How much a first pass that decodes less would save, and what checking its candidates costs.
+
+    PyAV decode time with FFmpeg's `skip_frame` (NONREF: reference frames only; NONKEY: keyframes
+    only) and `skip_loop_filter`, as fractions of a full decode. A keyframe-only first pass must
+    then decode, for every cut, the GOP holding the frame before it (to score the cut frame exactly
+    against its predecessor) and the GOP holding the cut: the share of all frames that costs.
+    """
+    import av
+
+    def run(skip: str | None, loop: bool) -> tuple[float, int]:
+        with av.open(str(path)) as c:
+            vs = c.streams.video[0]
+            vs.thread_type = "AUTO"
+            if skip:
+                vs.codec_context.skip_frame = skip
+            if loop:
+                vs.codec_context.options = {"skip_loop_filter": "all"}
+            t0, n = time.perf_counter(), 0
+            for _ in c.decode(vs):
+                n += 1
+            return time.perf_counter() - t0, n
+
+    full, n_all = min(run(None, False) for _ in range(repeat))
+    out: dict[str, Any] = {"frames": n_all}
+    for name, skip, loop in (
+        ("nonref", "NONREF", False),
+        ("nonref_noloop", "NONREF", True),
+        ("nonkey", "NONKEY", False),
+    ):
+        secs, n = min(run(skip, loop) for _ in range(repeat))
+        out[name] = {"time_fraction": secs / full, "frames": n}
+    with av.open(str(path)) as c:
+        pk = sorted((p.pts, p.is_keyframe) for p in c.demux(c.streams.video[0]) if p.pts is not None)
+    keys = [i for i, (_, k) in enumerate(pk) if k] + [len(pk)]
+    gop = {i: g for g in range(len(keys) - 1) for i in range(keys[g], keys[g + 1])}
+    need = {g for cut in truth if cut > 0 for g in (gop[cut - 1], gop[cut])}
+    out["keyframes"] = len(keys) - 1
+    out["cut_at_keyframe"] = sum(1 for cut in truth if cut > 0 and cut in keys)
+    out["recheck_fraction"] = sum(keys[g + 1] - keys[g] for g in need) / len(pk)
+    return out
+
+
+def end_to_end(path: Path, work: Path, repeat: int) -> float:
+    """Wall seconds of `vidcurate run` (probe + split, report included) on the file, in a fresh process."""
+    folder = work / "e2e-input"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    (folder / path.name).symlink_to(path)
+    recipe = work / "e2e.yaml"
+    recipe.write_text("stages:\n  - probe: {}\n  - split: {detector: content}\n")
+    exe = Path(sys.executable).with_name("vidcurate")
+
+    def once() -> None:
+        out = work / "e2e-run"
+        shutil.rmtree(out, ignore_errors=True)
+        subprocess.run([str(exe), "run", str(recipe), "-i", str(folder), "-o", str(out), "--no-progress"],
+                       check=True, capture_output=True)  # fmt: skip
+
+    secs, _ = best(once, repeat)
+    return secs
+
+
+def cores_busy(path: Path) -> float:
+    """CPU seconds over wall seconds of one split of the file in this process (threaded decode)."""
+    import resource
+
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    split_once(path, detector="content")
+    r1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - t0
+    return (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / wall
+
+
 def measure_cut(path: Path, rows: list[dict[str, Any]], work: Path, mode: str) -> dict[str, Any]:
     out = work / f"clips-{mode}"
     shutil.rmtree(out, ignore_errors=True)  # our own scratch folder, under --work
@@ -227,6 +300,24 @@ def main(argv: list[str] | None = None) -> None:
         f"ours/CLI = {vs_cli:.2f} (goal >= 2.0; wall-clock {gen['ours_vs_cli_wall']:.2f}); cuts found {found}"
     )
 
+    e2e = end_to_end(video, work, a.repeat)
+    cli_wall_s = gen["frames"] / gen["cli_wall_fps"]
+    console.print(
+        f"end to end: `vidcurate run` probe + split + report {e2e:.2f} s, `scenedetect detect-content list-scenes` "
+        f"{cli_wall_s:.2f} s (both wall clock, new processes): {cli_wall_s / e2e:.2f}x (goal >= 1.5)"
+    )
+    less = decode_less(video, truth, a.repeat)
+    console.print(
+        f"decoding less ({less['frames']} frames, {less['keyframes']} keyframes, "
+        f"{less['cut_at_keyframe']} of {len(truth) - 1} cuts on a keyframe): "
+        + ", ".join(
+            f"{k} {less[k]['frames']} frames in {less[k]['time_fraction']:.2f} of the time"
+            for k in ("nonref", "nonref_noloop", "nonkey")
+        )
+        + f"; re-decoding the GOPs around each cut = {less['recheck_fraction']:.2f} of the frames"
+    )
+    console.print(f"split of the generated file in one process keeps {cores_busy(video):.2f} cores busy")
+
     tn_stage = SceneSplitter(SplitConfig(detector="transnetv2"))
     tn_stage.setup()  # loads the model: not timed
     tn_row = {"id": video.stem, "path": str(video), "end_s": a.transnet_s}
@@ -251,7 +342,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     if a.json:
         slim = [{k: v for k, v in r.items() if k != "rows"} for r in results]
-        a.json.write_text(json.dumps({"split": slim, "transnet_fps": tn_frames / tn_s, "cut": cuts}, indent=2))
+        extra = {"end_to_end_s": e2e, "cli_wall_s": cli_wall_s, "decode_less": less}
+        a.json.write_text(json.dumps({"split": slim, "transnet_fps": tn_frames / tn_s, "cut": cuts, **extra}, indent=2))
 
 
 if __name__ == "__main__":

@@ -113,6 +113,7 @@ class DecodeStats:
     errors: int = 0  # packets the decoder rejected (skipped, not fatal)
     converted: int = 0  # frame conversions made (shared between scorers with the same look)
     messages: list[str] = field(default_factory=list)
+    error_times: list[float | None] = field(default_factory=list)  # each rejected packet's time (s), if it has one
 
     def add(self, other: DecodeStats) -> None:
         """Add another pass's counts to these totals (messages are per pass, not summed)."""

@@ -7,6 +7,9 @@ drains instead of piling up parts). A barrier stage (`Stage.barrier`, e.g. a glo
 starts only once every shard of the stage before it is done. GPU stages run at most one shard per
 GPU at a time (`Resources.max_workers` caps any stage).
 
+A shard that an earlier stage expanded (a long video split into many clips) runs as row ranges
+on every worker for stages that read media (`engines/pieces.py`).
+
 Failures: a row error is data; a worker that dies takes only its task with it, and that shard is
 then redone one row at a time so the row that kills the worker is found and marked; a config
 error, an environment fault or a stage bug stops the run after the tasks in flight end, with one
@@ -18,7 +21,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +33,11 @@ from vidcurate.core.recipe import Recipe
 from vidcurate.core.stage import Stage
 from vidcurate.engines import combine
 from vidcurate.engines.executors import Executor, InProcess, ProcessPool
+from vidcurate.engines.pieces import Pieces, fan_out, merge, piece_outcome, piece_tasks
 from vidcurate.engines.plan import StagePlan, apply, plan
 from vidcurate.engines.progress import RunProgress
-from vidcurate.engines.shard import failed_rows, read_input, write_part
 from vidcurate.engines.source import SourceInfo, shard_input
-from vidcurate.engines.tasks import Outcome, ShardStats, ShardTask
+from vidcurate.engines.tasks import ShardStats, ShardTask
 from vidcurate.io.runfolder import STAGE_DIR_RE, RunFolder, RunSummary, StageReport
 
 ExecutorFactory = Callable[[RunFolder, int, list[StagePlan]], Executor]
@@ -47,15 +49,6 @@ def local_executor(folder: RunFolder, workers: int, plans: list[StagePlan]) -> E
     if workers <= 1 or todo <= 1:
         return InProcess(folder)
     return ProcessPool(workers, folder)
-
-
-@dataclass
-class _Isolation:
-    """A shard being redone one row at a time after its worker died."""
-
-    rows: int
-    left: set[int]
-    pieces: dict[int, tuple[Path, Path | None, ShardStats]] = field(default_factory=dict)
 
 
 class Engine:
@@ -177,8 +170,9 @@ class Engine:
         done: list[dict[int, ShardStats]] = [dict(p.done) for p in plans]
         running: list[int] = [0] * len(plans)
         caps = [_cap(p.stage) for p in plans]
-        isolating: dict[tuple[int, int], _Isolation] = {}
-        queued: list[ShardTask] = []  # row tasks of isolated shards, run first
+        isolating: dict[tuple[int, int], Pieces] = {}  # shards run as row ranges (`pieces.py`)
+        queued: list[ShardTask] = []  # their tasks, run first
+        tmp = self.folder.tmp_dir
         started = [0.0] * len(plans)
         ended = [0.0] * len(plans)
         failure: BaseException | None = None
@@ -213,10 +207,16 @@ class Engine:
                     if ready(k, s):
                         p = plans[k]
                         d = self.folder.stage(p.dirname)
-                        in_flight.add((k, s))
-                        return ShardTask(
+                        task = ShardTask(
                             p.spec, p.dirname, p.stage_key, s, upstream(k, s), d.part(s), d.rejected_part(s), p.keys[s]
                         )
+                        cut = fan_out(task, source.shard_size) if p.stage.reads_media and not p.stage.barrier else None
+                        if cut is None:
+                            in_flight.add((k, s))
+                            return task
+                        isolating[(k, s)] = cut  # an expanded shard: its rows go to every worker
+                        queued.extend(piece_tasks(task, cut, tmp))
+                        return next_task()
             return None
 
         try:
@@ -239,9 +239,9 @@ class Engine:
                     ended[k] = time.perf_counter()
                     key = (k, o.task.shard)
                     if o.task.rows is not None:
-                        self._row_outcome(o, isolating[key], plans[k])
+                        queued.extend(piece_outcome(o, isolating[key], plans[k].spec.name, tmp))
                         if not isolating[key].left:
-                            done[k][o.task.shard] = self._merge(isolating.pop(key), o.task, plans[k])
+                            done[k][o.task.shard] = merge(self.folder, plans[k].dirname, isolating.pop(key), o.task)
                             bar.shard_done(k, done[k][o.task.shard].rows_in)
                         elif o.error is not None and failure is None:
                             failure = o.error
@@ -251,10 +251,9 @@ class Engine:
                         self.folder.record_written(o.stats.files)
                         done[k][o.task.shard] = o.stats
                         bar.shard_done(k, o.stats.rows_in)
-                    elif o.died is not None:
-                        iso = self._isolate(o.task)
-                        isolating[key] = iso
-                        queued.extend(self._row_tasks(o.task, iso))
+                    elif o.died is not None:  # find the row that kills the worker: one row per task
+                        isolating[key] = Pieces.of(pq.read_metadata(o.task.src).num_rows, 1)
+                        queued.extend(piece_tasks(o.task, isolating[key], tmp))
                     elif failure is None:
                         failure = o.error
         except BaseException:
@@ -272,65 +271,6 @@ class Engine:
         if any(len(d) < n for d in done):
             raise RuntimeError("the scheduler stopped with shards left to do (a bug in vidcurate)")
         return [self._report(p, done[k], ended[k] - started[k] if started[k] else 0.0) for k, p in enumerate(plans)]
-
-    # -- a shard whose worker died: redo it one row at a time ----------------------------------
-
-    def _isolate(self, task: ShardTask) -> _Isolation:
-        rows = pq.read_metadata(task.src).num_rows
-        return _Isolation(rows=rows, left=set(range(rows)))
-
-    def _row_tasks(self, task: ShardTask, iso: _Isolation) -> list[ShardTask]:
-        tmp = self.folder.tmp_dir
-        out = []
-        for i in sorted(iso.left):
-            base = f"{task.dirname}-{task.shard:05d}-{i:06d}"
-            out.append(
-                ShardTask(
-                    task.spec,
-                    task.dirname,
-                    task.stage_key,
-                    task.shard,
-                    task.src,
-                    tmp / f"{base}.parquet",
-                    tmp / f"{base}.rejected.parquet",
-                    task.key,
-                    rows=(i, i + 1),
-                )
-            )
-        return out
-
-    def _row_outcome(self, o: Outcome, iso: _Isolation, p: StagePlan) -> None:
-        assert o.task.rows is not None
-        i = o.task.rows[0]
-        if o.stats is not None:
-            rej = o.task.rejected if o.task.rejected.exists() else None
-            iso.pieces[i] = (o.task.dest, rej, o.stats)
-        elif o.died is not None:
-            table, stats = failed_rows(p.spec.name, read_input(o.task.src, o.task.rows), o.died)
-            write_part(table, o.task.dest)
-            iso.pieces[i] = (o.task.dest, None, stats)
-        else:
-            return  # an error: the run stops; this shard stays undone
-        iso.left.discard(i)
-
-    def _merge(self, iso: _Isolation, task: ShardTask, p: StagePlan) -> ShardStats:
-        """The shard's part from its one-row pieces, committed like any other part."""
-        d = self.folder.stage(p.dirname)
-        stats = ShardStats(shard=task.shard, key=task.key)
-        kept, rejected = [], []
-        for i in range(iso.rows):
-            part, rej, s = iso.pieces[i]
-            kept.append(pq.read_table(part))
-            if rej is not None:
-                rejected.append(pq.read_table(rej))
-            stats.add(s)
-        combine.commit_shard(d, task.shard, kept, rejected, stats)
-        self.folder.record_written(stats.files)
-        for part, rej, _ in iso.pieces.values():
-            part.unlink(missing_ok=True)
-            if rej is not None:
-                rej.unlink(missing_ok=True)
-        return stats
 
     # -- reports -------------------------------------------------------------------------------
 

@@ -79,6 +79,7 @@ def _decode(
                 frames = packet.decode()
             except _DECODE_ERRORS as e:
                 stats.errors += 1
+                stats.error_times.append(float(packet.pts * packet.time_base) if packet.pts is not None else None)
                 if len(stats.messages) < 5:
                     stats.messages.append(f"packet at {packet.pts}: {e}")
                 continue

@@ -70,7 +70,7 @@ class SceneSplitter(RowStage[SplitConfig]):
             return {k: row.get(k) for k in self.columns}  # nothing to split; the row passes unchanged
         path, parent = row["path"], row["id"]
         start_s, end_s = row.get("start_s"), row.get("end_s")
-        found = scan(path, cfg, start_s=start_s, end_s=end_s, transnet=self._transnet)
+        found = scan(path, cfg, start_s=start_s, end_s=end_s, transnet=self._transnet, duration_s=row.get("duration_s"))
         base = row.get("start_frame")
         if base is None:
             base = frames_before(path, start_s) if start_s else 0

@@ -39,6 +39,12 @@ class SplitConfig(StageConfig):
     analysis_width: int = Field(256, ge=16, description="content/adaptive: frames are downscaled to this width")
     adaptive_window: int = Field(2, ge=1, description="adaptive: frames each side in the rolling average")
     adaptive_min_content: float = Field(15.0, ge=0, description="adaptive: minimum content score for a cut")
+    ranges: int = Field(
+        0, ge=0, description="content/adaptive: time ranges of one long video scanned side by side (0: one per core)"
+    )
+    ranges_min_s: float = Field(
+        300.0, gt=0, description="content/adaptive: spans at least this long are scanned in ranges (same cuts)"
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="transnetv2: where the model runs")
     batch_windows: int = Field(8, ge=1, description="transnetv2: 100-frame windows per inference batch")
 

@@ -15,6 +15,7 @@ frames and mark black frames so clips can be shrunk past them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +29,7 @@ from vidcurate.core.frames import DecodeStats
 from vidcurate.io.decode import Decoded, iter_frames, luma
 from vidcurate.io.media import nominal_fps
 from vidcurate.io.packets import end_time, packet_times
+from vidcurate.stages.split.ranges import scan_in_ranges
 from vidcurate.stages.split.spans import Boundary, fixed_windows
 
 if TYPE_CHECKING:
@@ -188,6 +190,23 @@ class SceneDetectSink:
             return np.ascontiguousarray(y)
         return cv2.resize(y, (w, h), interpolation=cv2.INTER_LINEAR)
 
+    def timecode(self, index: int) -> Any:
+        return self._tc(index, fps=self.fps)
+
+    def score_only(self, d: Decoded) -> float:
+        """Frame `d`'s score against the frame before it, with no cut decision (`ranges.py`)."""
+        return float(self.detector._calculate_frame_score(self.timecode(d.index), self._small(d)) or 0.0)
+
+    def replay(self, scores: list[float]) -> list[Boundary]:
+        """The boundaries one pass finds when its frames score `scores`: the decisions, re-run in order."""
+        self.detector._calculate_frame_score = lambda tc, _img: scores[tc.frame_num]
+        dummy = np.zeros((1, 1), np.uint8)
+        for i in range(len(scores)):
+            self._last = tc = self.timecode(i)
+            self.cuts += [c.frame_num for c in self.detector.process_frame(tc, dummy)]
+            self.scores.append(float(self.detector._frame_score or 0.0))
+        return self.finish(len(scores))
+
     def feed(self, d: Decoded) -> float | None:
         img = self._small(d)
         tc = self._tc(d.index, fps=self.fps)
@@ -279,8 +298,12 @@ def scan(
     start_s: float | None = None,
     end_s: float | None = None,
     transnet: TransNetV2Runner | None = None,
+    duration_s: float | None = None,
 ) -> Scan:
-    """Run the configured detector over [start_s, end_s) of `path` (the whole file by default)."""
+    """Run the configured detector over [start_s, end_s) of `path` (the whole file by default).
+
+    A long span (`duration_s` from the probe) is scanned in time ranges side by side (`ranges.py`).
+    """
     if cfg.detector == "stride":
         times = packet_times(path, start_s=start_s, end_s=end_s) if cfg.fade_threshold is None else None
         found = (
@@ -296,5 +319,25 @@ def scan(
             raise RuntimeError("the transnetv2 detector needs its model: call setup() first")
         sink: FrameSink = transnet.sink(cfg)
     else:
-        sink = SceneDetectSink(cfg, nominal_fps(path))
+        fps = nominal_fps(path)
+        parts = range_count(cfg, start_s, end_s, duration_s)
+        if parts > 1 and duration_s is not None:
+            ranged = scan_in_ranges(
+                path, lambda: SceneDetectSink(cfg, fps), start_s=start_s or 0.0, end_s=end_s, duration_s=duration_s,
+                parts=parts,
+            )  # fmt: skip
+            if ranged is not None:
+                return Scan(ranged[0], ranged[1], None, ranged[2], ranged[3])
+        sink = SceneDetectSink(cfg, fps)
     return scan_decoded(path, sink, start_s=start_s, end_s=end_s, fade_threshold=cfg.fade_threshold)
+
+
+def range_count(cfg: SplitConfig, start_s: float | None, end_s: float | None, duration_s: float | None) -> int:
+    """How many time ranges to scan side by side (1: one pass). Content/adaptive without fades only."""
+    if cfg.detector not in ("content", "adaptive") or cfg.fade_threshold is not None or duration_s is None:
+        return 1
+    length = (end_s - (start_s or 0.0)) if end_s is not None else duration_s - (start_s or 0.0)
+    if length < cfg.ranges_min_s:
+        return 1
+    want = cfg.ranges or os.cpu_count() or 1
+    return max(1, min(want, int(length // (cfg.ranges_min_s / 2))))
