@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -124,3 +125,30 @@ def test_seek_overshoot_in_mpegts_is_corrected(counter: synth.SynthVideo, tmp_pa
             for d in iter_frames(ts, start_s=start - 0.01, end_s=start + 0.15)
         ]
         assert got[:3] == [k, k + 1, k + 2]
+
+
+FRAMES_ALIVE = """
+import gc, sys
+import av
+from vidcurate.io.decode import iter_frames, sample
+from vidcurate.core.frames import FrameSpec
+gc.disable()  # only our own collections run: what is left alive is what they did not free
+if sys.argv[2] == "frozen":
+    gc.freeze()
+got = sample(sys.argv[1], {"m": FrameSpec(fps=2, max_side=64, gray=True, motion_vectors=True)})["m"]
+assert got.vectors is not None
+print(sum(isinstance(o, av.VideoFrame) for o in gc.get_objects()))
+"""
+
+
+def test_a_worker_frees_the_frames_pyav_keeps_in_cycles(tmp_path: Path) -> None:
+    """Reading motion vectors ties each frame to its side data in a cycle; a frozen worker collects them."""
+    v = synth.moving_box(tmp_path / "box.mp4", num_frames=120, speed_px=2, size=(320, 240))
+
+    def alive(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", FRAMES_ALIVE, str(v.path), mode], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return int(out.stdout.split()[-1])
+
+    assert alive("plain") >= 100  # nothing collects them: every decoded frame is still in memory
+    assert alive("frozen") <= 32  # collected every 32 frames

@@ -10,7 +10,9 @@ import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
+import av
 import cv2
 import numpy as np
 import pyarrow.parquet as pq
@@ -324,6 +326,31 @@ def test_thumbnail_frames_come_from_the_span(tmp_path: Path) -> None:
         frames = thumbs.sample_frames(v.path, start_s=1.0, end_s=3.0, n=4, max_side=320, long_span_s=1.0)
     assert len(stats) == 4
     assert [synth.read_counter(f) for _, f in frames] == [30, 42, 54, 66]
+
+
+def test_thumbnails_of_a_long_clip_decode_only_its_key_frames(tmp_path: Path) -> None:
+    v = synth.counter(tmp_path / "counter.mp4", num_frames=240, size=(320, 240), gop=12)  # 10 s, a key frame each 0.5 s
+    decoded: list[int] = []
+    real = decode._decode
+
+    def counting(*a: Any, **k: Any) -> Any:
+        for d in real(*a, **k):
+            decoded.append(synth.read_counter(d.frame.to_ndarray(format="rgb24")))
+            yield d
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(decode, "_decode", counting)
+        frames = thumbs.sample_frames(v.path, start_s=1.0, end_s=9.0, n=4, max_side=320)
+    with av.open(str(v.path)) as c:  # where the encoder put key frames (x264 adds some at its own choice)
+        keys = sorted(round(float(p.pts * p.time_base) * 24) for p in c.demux(c.streams.video[0]) if p.is_keyframe)
+    in_span = [k for k in keys if 24 <= k < 216]
+    assert len(in_span) >= 15
+    assert decoded == in_span  # nothing but the key frames of [1, 9) s was decoded
+    spread = [in_span[min(len(in_span) - 1, int((i + 0.5) * len(in_span) / 4))] for i in range(4)]
+    assert [synth.read_counter(f) for _, f in frames] == spread
+    # a span with fewer key frames than the strip needs: the frames nearest the targets, as before
+    few = thumbs.sample_frames(v.path, start_s=1.0, end_s=2.2, n=4, max_side=320)
+    assert [synth.read_counter(f) for _, f in few] == [28, 35, 42, 49]  # targets 1.15, 1.45, 1.75, 2.05 s
 
 
 def test_thumbnail_cache(tmp_path: Path) -> None:

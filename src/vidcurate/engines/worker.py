@@ -18,6 +18,7 @@ from vidcurate.core.errors import ConfigError, EnvironmentFault, VidcurateError,
 from vidcurate.core.stage import Stage, StageContext
 from vidcurate.engines.shard import process_shard, read_input, write_part
 from vidcurate.engines.tasks import ShardStats, ShardTask
+from vidcurate.io import heap
 from vidcurate.io.proc import die_with_parent
 from vidcurate.io.runfolder import RunFolder
 from vidcurate.llm.usage import summarize
@@ -44,6 +45,7 @@ class Worker:
             stage = task.spec.build()
             stage.setup(StageContext(stage=task.dirname, worker=self.index, device=self.device, outputs=self.folder))
             self.stages[task.stage_key] = stage
+            heap.freeze()  # models and modules are here to stay: full collections skip them from now on
         return stage
 
     def run(self, task: ShardTask) -> ShardStats:

@@ -33,6 +33,7 @@ JPEG_QUALITY = 82
 # the whole span: three frames of an hour-long video must not cost decoding the hour.
 LONG_SPAN_S = 20.0
 WINDOW_S = 1.0
+KEYFRAMES_FROM_S = 2.0  # spans longer than this try key frames first
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,23 @@ def sample_frames(
     n: int = FRAMES,
     max_side: int = MAX_SIDE,
     long_span_s: float = LONG_SPAN_S,
+    from_keyframes: bool = True,
 ) -> list[tuple[float, np.ndarray]]:
-    """`n` RGB frames spread over the span, as (time_s, frame); empty when nothing decodes."""
+    """`n` RGB frames spread over the span, as (time_s, frame); empty when nothing decodes.
+
+    A span holding at least `n` key frames shows key frames spread over it: only they are decoded
+    (an eighth of a full decode on x264 files with 2-second GOPs, `bench/split_bench.py`). Otherwise
+    the frames nearest the `n` evenly spaced targets: one pass over a short span, one short seek
+    per frame over a long one.
+    """
     spec = FrameSpec(num=n, max_side=max_side)
     start = float(start_s or 0.0)
     end = decode.span_end(path, end_s, duration_s)
+    if from_keyframes and end is not None and end - start > KEYFRAMES_FROM_S:
+        keys = decode.sample(path, {"k": FrameSpec(keyframes=True, max_side=max_side)}, start_s=start_s, end_s=end)["k"]
+        if len(keys) >= n:
+            pick = [min(len(keys) - 1, int((i + 0.5) * len(keys) / n)) for i in range(n)]
+            return [(float(keys.times_s[i]), keys.data[i]) for i in pick]
     if end is None or end - start <= long_span_s:
         got = decode.sample(path, {"t": spec}, start_s=start_s, end_s=end_s, duration_s=duration_s)["t"]
         return [(float(t), got.data[i]) for i, t in enumerate(got.times_s)]

@@ -6,7 +6,8 @@ scorer on its own. The row's span is `start_s`/`end_s` (a clip from the split st
 whole file (`duration_s`). A scorer that fails on a clip leaves its columns empty and sets the
 row's error; the other scorers' columns are kept.
 
-Rows of a shard are scored in groups (`group_rows`): each scorer gets the frames of a whole group
+Rows of a shard are scored in groups (GROUP_ROWS clips, fewer when their frames pass GROUP_BYTES): each
+scorer gets the frames of a whole group
 in one `score_batch` call, so a model runs full batches across clips, while a thread decodes the
 next rows (`prefetch`). A group whose batch call fails is scored clip by clip, so one bad clip
 still costs only its own columns.
@@ -29,12 +30,18 @@ from vidcurate.core.errors import RowError, describe, mark_error, raise_if_fatal
 from vidcurate.core.frames import DecodeStats, Frames, FrameSpec
 from vidcurate.core.scorer import FrameScorer
 from vidcurate.core.stage import Columns, Resources, RowStage, StageConfig, StageContext
+from vidcurate.io import heap
 from vidcurate.io.decode import sample
 
 DEFAULT_MAX_FRAMES = 300
 GROUP_ROWS = 16  # clips whose frames go to a scorer's score_batch together
+GROUP_BYTES = 128 << 20  # ... unless their frames hold more (full-resolution frames for quality)
 PREFETCH = 4  # rows decoded ahead of the one being scored
 C = TypeVar("C", bound=StageConfig)
+
+
+def _nbytes(frames: dict[str, Frames]) -> int:
+    return sum(f.data.nbytes for f in frames.values())
 
 
 def capped(spec: FrameSpec, span_s: float | None, max_frames: int) -> FrameSpec:
@@ -109,6 +116,7 @@ class ScorerStage(RowStage[C]):
             for (i, row, _), out in zip(group, self._score([(r, f) for _, r, f in group]), strict=True):
                 results[i] = {**row, **out}
             group.clear()
+            heap.trim()  # decoder and model buffers freed in turns fragment the heap
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"vidcurate-{self.name}-decode") as pool:
             pending: deque[tuple[int, Future[dict[str, Frames]]]] = deque()
@@ -128,7 +136,7 @@ class ScorerStage(RowStage[C]):
                     results[i] = {**rows[i], **row_error(self.name, e)}
                     continue
                 group.append((i, rows[i], frames))
-                if len(group) >= GROUP_ROWS:
+                if len(group) >= GROUP_ROWS or sum(_nbytes(f) for _, _, f in group) >= GROUP_BYTES:
                     flush()
             flush()
         return schema.from_rows([r for r in results if r is not None], like=batch.schema, types=self.output_columns())
