@@ -6,7 +6,7 @@ exit code, output per benchmark) and replaces the generated block at the end of 
 with their outputs, dated. Reading the figures into the hand-written tables above it stays a
 human's job: a number goes into a table only with the command and the machine it came from.
 
-    .venv/bin/python bench/run_all.py            # all (about 10 minutes on 2 cores)
+    .venv/bin/python bench/run_all.py            # all (about 15 minutes on 2 cores; the first run also generates a 20-minute video)
     .venv/bin/python bench/run_all.py --only split manifest
 """
 
@@ -32,6 +32,8 @@ BENCHES = {
     "dedup": ["dedup_bench.py"],
     "llm": ["llm_bench.py"],
     "convert": ["convert_bench.py", "--rows", "200000"],
+    "long": ["long_bench.py"],
+    "memory": ["memory_bench.py"],
 }
 START, END = "<!-- make bench: generated below, do not edit -->", "<!-- make bench: end -->"
 
