@@ -118,6 +118,16 @@ class Barrier(Digest):
 STAGES = "test.digest=stagekit:Digest,test.explode=stagekit:Explode,test.barrier=stagekit:Barrier"
 
 
+def register(monkeypatch: Any) -> None:
+    """Register these stages as plugins, in this process and in the workers a run spawns (tests/ on PYTHONPATH)."""
+    monkeypatch.setenv("VIDCURATE_STAGES", STAGES)
+    here = str(Path(__file__).resolve().parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+    from vidcurate.core import registry
+
+    registry.stages.reload_plugins()
+
+
 def kill_mid_stage(cmd: list[str], env: dict[str, str], stage_dir: Path, after_parts: int) -> int:
     """Start `cmd` in its own process group, SIGKILL it once `stage_dir` holds `after_parts` parts.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -13,16 +12,10 @@ from vidcurate.core.recipe import parse_recipe
 from vidcurate.engines.local import LocalEngine
 from vidcurate.io.runfolder import RunFolder
 
-TESTS = Path(__file__).resolve().parent
-
 
 @pytest.fixture(autouse=True)
 def _plugins(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VIDCURATE_STAGES", stagekit.STAGES)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
-    from vidcurate.core import registry
-
-    registry.stages.reload_plugins()
+    stagekit.register(monkeypatch)
 
 
 def inputs(root: Path, n: int) -> Path:

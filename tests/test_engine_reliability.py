@@ -29,16 +29,10 @@ from vidcurate.core.recipe import parse_recipe
 from vidcurate.engines.local import LocalEngine
 from vidcurate.testing import synth
 
-TESTS = Path(__file__).resolve().parent
-
 
 @pytest.fixture(autouse=True)
 def _plugins(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VIDCURATE_STAGES", stagekit.STAGES)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
-    from vidcurate.core import registry
-
-    registry.stages.reload_plugins()
+    stagekit.register(monkeypatch)
 
 
 def make_inputs(root: Path, n: int = 12) -> Path:
