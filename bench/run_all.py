@@ -6,7 +6,8 @@ exit code, output per benchmark) and replaces the generated block at the end of 
 with their outputs, dated. Reading the figures into the hand-written tables above it stays a
 human's job: a number goes into a table only with the command and the machine it came from.
 
-    .venv/bin/python bench/run_all.py            # all (about 15 minutes on 2 cores; the first run also generates a 20-minute video)
+    .venv/bin/python bench/run_all.py            # all: about 15 minutes on 2 cores (the first run also
+                                                 # generates a 20-minute video)
     .venv/bin/python bench/run_all.py --only split manifest
 """
 
