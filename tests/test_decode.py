@@ -152,3 +152,27 @@ def test_a_worker_frees_the_frames_pyav_keeps_in_cycles(tmp_path: Path) -> None:
 
     assert alive("plain") >= 100  # nothing collects them: every decoded frame is still in memory
     assert alive("frozen") <= 32  # collected every 32 frames
+
+
+def test_key_frames_only_of_an_open_gop_file_come_in_time_order(tmp_path: Path) -> None:
+    """x264's open GOPs: with the other frames skipped FFmpeg returns key frames out of order."""
+    import av
+
+    path = tmp_path / "open-gop.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 320, 240, "yuv420p"
+        s.options = {"x264-params": "open-gop=1:keyint=50:bframes=3"}
+        for i in range(250):  # a bar moving right, the colour changing every 2 s: key frames everywhere
+            img = np.zeros((240, 320, 3), np.uint8)
+            img[:, :, 0] = (np.arange(320)[None, :] + i) % 256
+            img[40:120, (i * 3) % 320 : (i * 3) % 320 + 40] = 255
+            if (i // 50) % 2:
+                img[:, :, 1] = 128
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    every = sample(path, {"all": FrameSpec(keyframes=True)}, start_s=0.0, end_s=7.0)["all"]
+    assert len(every) >= 3 and every.times_s[0] == 0.0
+    assert list(every.times_s) == sorted(every.times_s)

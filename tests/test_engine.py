@@ -208,3 +208,25 @@ def test_duplicate_ids_in_a_manifest_are_refused(tmp_path: Path) -> None:
     run(parse_recipe({"stages": [{"filter": {"where": "true"}}]}), m, tmp_path / "out2", workers=1)
     ids = [r["id"] for r in table(tmp_path / "out2")]
     assert len(set(ids)) == 2 and ids[1] == ids[0] + "-2"
+
+
+def test_an_input_refused_half_way_leaves_no_rows_in_the_source_parts(tmp_path: Path) -> None:
+    """A repeated id is found after parts were written: they go, so the next run rewrites them."""
+    import pyarrow as pa
+
+    from vidcurate.engines.source import shard_input
+    from vidcurate.io.runfolder import RunFolder
+
+    def manifest(name: str, ids: list[str], paths: list[str]) -> Path:
+        pq.write_table(pa.table({"id": ids, "path": paths}), tmp_path / name)
+        return tmp_path / name
+
+    a = manifest("a.parquet", ["a", "b", "c", "d"], ["/x/a.mp4", "/x/b.mp4", "/x/c.mp4", "/x/d.mp4"])
+    b = manifest("b.parquet", ["a", "b", "c", "a"], ["/y/1.mp4", "/y/2.mp4", "/x/c.mp4", "/y/4.mp4"])
+    folder = RunFolder(tmp_path / "run")
+    shard_input(a, folder, workers=1, shard_size=2, stat_media=False)
+    with pytest.raises(ConfigError, match="appears more than once"):
+        shard_input(b, folder, workers=1, shard_size=2, stat_media=False)
+    info = shard_input(a, folder, workers=1, shard_size=2, stat_media=False)
+    rows = [r for i in range(info.shards) for r in pq.read_table(folder.source().part(i)).to_pylist()]
+    assert [r["path"] for r in rows] == ["/x/a.mp4", "/x/b.mp4", "/x/c.mp4", "/x/d.mp4"]

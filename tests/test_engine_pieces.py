@@ -45,7 +45,7 @@ def test_an_expanded_shard_runs_on_every_worker_with_the_same_output(tmp_path: P
 
 
 def test_a_dead_worker_inside_a_piece_costs_only_its_rows(tmp_path: Path) -> None:
-    """Pieces of 2 rows: [a0 a1] [a2 b0] [b1 b2]; the worker dies on every row of b."""
+    """Pieces of 4 rows: [a0 a1 a2 b0] [b1 b2]; the worker dies on every row of b."""
     inp = inputs(tmp_path / "in", 2)
     stages = [{"test.explode": {"n": 3}}, {"test.digest": {"die_on": "v01"}}]
     s = LocalEngine(parse_recipe({"stages": stages}), tmp_path / "out", workers=2, shard_size=2, progress=False).run(
@@ -66,3 +66,21 @@ def test_stages_that_do_not_read_media_keep_whole_shards(tmp_path: Path) -> None
     LocalEngine(parse_recipe({"stages": stages}), tmp_path / "out", workers=2, progress=False).run(inp)
     assert len({pid for _, _, pid in spans(trace)}) == 1  # the barrier (a global step) ran as one task
     assert pq.read_metadata(tmp_path / "out" / "03-test.barrier" / "part-00000.parquet").num_rows == 6
+
+
+def test_only_row_local_media_stages_fan_out() -> None:
+    from typing import Any
+
+    import pyarrow as pa
+
+    from vidcurate.core.stage import Stage, StageConfig
+    from vidcurate.engines.pieces import fans_out
+
+    class PerVideo(Stage[StageConfig]):  # e.g. keeps the best clip of each video: needs the whole shard
+        name = "test.per_video"
+
+        def process(self, batch: pa.Table) -> Any:
+            return batch
+
+    assert not fans_out(PerVideo())
+    assert fans_out(stagekit.Digest()) and not fans_out(stagekit.Barrier())

@@ -126,3 +126,15 @@ def test_which_spans_are_scanned_in_ranges() -> None:
     fades = SplitConfig(ranges=4, ranges_min_s=300, fade_threshold=12)
     assert detectors.range_count(fades, None, None, 1200.0) == 1  # black levels are not replayed
     assert detectors.range_count(SplitConfig(detector="stride", ranges=4, ranges_min_s=300), None, None, 1200.0) == 1
+
+
+def test_a_span_from_a_start_to_the_end_of_the_file(
+    scenes: Path, range_calls: list[tuple[float, float | None]], one_pass: list[int]
+) -> None:
+    one = split(scenes, {"start_s": 3.0}, ranges_min_s=1e9)
+    one_pass.clear()
+    three = split(scenes, {"start_s": 3.0}, ranges=3, ranges_min_s=0.5)
+    assert three == one and not one_pass  # the ranges cover [3 s, end of file), none of them empty
+    end = probe_file(scenes, decode_check="none")["duration_s"]  # the probe's duration is where the file ends
+    assert [c[0] for c in range_calls] == pytest.approx([3.0, 3.0 + (end - 3) / 3, 3.0 + 2 * (end - 3) / 3])
+    assert range_calls[-1][1] is None

@@ -146,6 +146,9 @@ class Stage(ABC, Generic[C]):
     reads_media: ClassVar[bool] = True
     # A barrier stage starts only once every shard of the stage before it is done.
     barrier: ClassVar[bool] = False
+    # Each row's output depends on that row alone: the engine may then run a big shard as row
+    # pieces on several workers (`engines/pieces.py`). Row stages and LLM stages are.
+    row_local: ClassVar[bool] = False
     # Error kinds that say "try again later" (a timeout), not "this row is bad": a rerun redoes
     # the shards that have them, without --overwrite.
     retryable_errors: ClassVar[tuple[str, ...]] = ()
@@ -214,6 +217,8 @@ class RowStage(Stage[C]):
     `process_row` returns a dict of the columns it adds (a mapper), or a list of such dicts
     (a splitter: each becomes a new row carrying the parent's other columns).
     """
+
+    row_local: ClassVar[bool] = True
 
     @abstractmethod
     def process_row(self, row: dict[str, Any]) -> Mapping[str, Any] | list[Mapping[str, Any]]:

@@ -76,10 +76,13 @@ class InProcess:
 class _Proc:
     """One pool worker: its process, its end of the pipe, the task it holds."""
 
-    def __init__(self, ctx: Any, folder: str | None, index: int, device: str) -> None:
+    def __init__(self, ctx: Any, folder: str | None, index: int, device: str, workers: int) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(
-            target=pool_main, args=(child, folder, index, device, os.getpid()), daemon=True, name=f"vidcurate-w{index}"
+            target=pool_main,
+            args=(child, folder, index, device, os.getpid(), workers),
+            daemon=True,
+            name=f"vidcurate-w{index}",
         )
         self.proc.start()
         child.close()
@@ -109,7 +112,7 @@ class ProcessPool:
         if idle is None:
             if len(self._procs) >= self.workers:
                 raise RuntimeError("no free worker: check free() before submit()")
-            idle = _Proc(self._ctx, self.folder, self._next_index, self.device)
+            idle = _Proc(self._ctx, self.folder, self._next_index, self.device, self.workers)
             self._next_index += 1
             self._procs.append(idle)
         idle.task = task

@@ -33,7 +33,7 @@ from vidcurate.core.recipe import Recipe
 from vidcurate.core.stage import Stage
 from vidcurate.engines import combine
 from vidcurate.engines.executors import Executor, InProcess, ProcessPool
-from vidcurate.engines.pieces import Pieces, fan_out, merge, piece_outcome, piece_tasks
+from vidcurate.engines.pieces import Pieces, fan_out, fans_out, merge, piece_outcome, piece_tasks
 from vidcurate.engines.plan import StagePlan, apply, plan
 from vidcurate.engines.progress import RunProgress
 from vidcurate.engines.source import SourceInfo, shard_input
@@ -44,9 +44,14 @@ ExecutorFactory = Callable[[RunFolder, int, list[StagePlan]], Executor]
 
 
 def local_executor(folder: RunFolder, workers: int, plans: list[StagePlan]) -> Executor:
-    """A process pool, or this process when one worker (or one shard) is all there is to run."""
+    """A process pool, or this process when one worker (or one task) is all there is to run.
+
+    One shard left can still be many tasks: a stage after another may get it expanded (a resumed
+    run that stopped while scoring the clips of one long video) and run it as pieces.
+    """
     todo = sum(len(p.todo) for p in plans)
-    if workers <= 1 or todo <= 1:
+    pieces = any(p.todo and fans_out(p.stage) for p in plans[1:])
+    if workers <= 1 or (todo <= 1 and not pieces):
         return InProcess(folder)
     return ProcessPool(workers, folder)
 
@@ -210,7 +215,7 @@ class Engine:
                         task = ShardTask(
                             p.spec, p.dirname, p.stage_key, s, upstream(k, s), d.part(s), d.rejected_part(s), p.keys[s]
                         )
-                        cut = fan_out(task, source.shard_size) if p.stage.reads_media and not p.stage.barrier else None
+                        cut = fan_out(task, source.shard_size) if fans_out(p.stage) else None
                         if cut is None:
                             in_flight.add((k, s))
                             return task

@@ -3,24 +3,29 @@
 Two cases take this path. A shard whose worker died is redone one row per task, so the row that
 kills the worker is found and marked (`worker_died`) while the others are kept. And a shard that
 a stage before has expanded (one 20-minute video split into 120 clips) is cut into pieces of the
-run's shard size for stages that read media, so its clips are scored or cut on every worker
-instead of one. The pieces follow from the data alone (row count and shard size, both fixed for a
-run), never from which workers happen to be free, so a rerun gives the same batches. Pieces are
-written to the run's scratch folder and merged in row order into the shard's part, committed
-like any other (`combine.commit_shard`); a killed run redoes the whole shard.
+run's shard size (at least MIN_PIECE_ROWS) for row-local stages that read media, so its clips are
+scored or cut on every worker instead of one. The pieces follow from the data alone (row count
+and shard size, both fixed for a run), never from which workers happen to be free, so a rerun
+gives the same batches. Pieces are written to the run's scratch folder and merged in row order
+into the shard's part, committed like any other (`combine.commit_shard`); a killed run redoes the
+whole shard.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
+from vidcurate.core.stage import Stage
 from vidcurate.engines import combine
 from vidcurate.engines.shard import failed_rows, read_input, write_part
 from vidcurate.engines.tasks import Outcome, ShardStats, ShardTask
 from vidcurate.io.runfolder import RunFolder
+
+MIN_PIECE_ROWS = 4
 
 
 @dataclass
@@ -36,10 +41,18 @@ class Pieces:
         return cls(rows=rows, left={a: min(rows, a + size) for a in range(0, rows, max(1, size))})
 
 
-def fan_out(task: ShardTask, piece_rows: int) -> Pieces | None:
-    """Pieces for a shard with more input rows than `piece_rows`; None to run it whole."""
+def fans_out(stage: Stage[Any]) -> bool:
+    """Whether a stage's big shards run as pieces: row-local, reading media (costly rows), not global."""
+    return stage.row_local and stage.reads_media and not stage.barrier
+
+
+def fan_out(task: ShardTask, shard_rows: int) -> Pieces | None:
+    """Pieces for a shard with more input rows than the run's shard size; None to run it whole.
+
+    A piece holds at least MIN_PIECE_ROWS rows, so a scorer still batches a few clips together.
+    """
     rows = pq.read_metadata(task.src).num_rows
-    return Pieces.of(rows, piece_rows) if rows > piece_rows else None
+    return Pieces.of(rows, max(shard_rows, MIN_PIECE_ROWS)) if rows > shard_rows else None
 
 
 def piece_tasks(task: ShardTask, pieces: Pieces, tmp: Path, starts: list[int] | None = None) -> list[ShardTask]:

@@ -107,11 +107,12 @@ def _new_errors(out: pa.Table, had_error: pa.ChunkedArray | None) -> dict[str, i
     """Error kinds of the rows that were fine coming in and carry an error going out (Arrow only)."""
     if "error_kind" not in out.column_names:
         return {}
-    new = pc.is_valid(out.column("error_kind"))
+    kind = out.column("error_kind")
+    new = pc.is_valid(kind) if pa.types.is_null(kind.type) else pc.fill_null(pc.not_equal(kind, ""), False)
     if had_error is not None and ROW in out.column_names:
         before = pc.take(had_error, out.column(ROW))
         new = pc.and_(new, pc.invert(pc.fill_null(before, False)))
-    kinds = pc.value_counts(out.column("error_kind").filter(new))
+    kinds = pc.value_counts(kind.filter(new))
     return {k.as_py(): int(c.as_py()) for k, c in zip(kinds.field("values"), kinds.field("counts"), strict=True)}
 
 

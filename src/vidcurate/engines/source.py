@@ -78,6 +78,7 @@ def shard_input(
     # the GIL); one write in flight at a time keeps memory at two shards
     writer = ThreadPoolExecutor(1, thread_name_prefix="source-write")
     pending: Future[None] | None = None
+    written: list[Path] = []
     try:
         for i, piece in enumerate(_rechunk(batches, size)):
             piece = schema.conform(mio.ensure_ids(piece, seen))
@@ -92,11 +93,19 @@ def shard_input(
                 if pending is not None:
                     pending.result()
                 pending = writer.submit(write_part, piece, part)
+                written.append(part)
         if pending is not None:
             pending.result()
+        _check_unique(src, ids)
+    except BaseException:
+        # an input refused half way (a repeated id, a bad file) must not leave its rows in parts the
+        # folder's metadata still attributes to the previous input: a rerun writes them again
+        writer.shutdown(wait=True, cancel_futures=True)
+        for p in written:
+            p.unlink(missing_ok=True)
+        raise
     finally:
         writer.shutdown(wait=True, cancel_futures=True)
-    _check_unique(src, ids)
     schema_ = {f.name: f.type for f in first} if first is not None else {"id": pa.string(), "path": pa.string()}
     info = SourceInfo(len(fps), n_rows, schema_, layout.hexdigest()[:16], fps, size)
     if not write:

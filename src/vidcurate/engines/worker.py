@@ -9,6 +9,7 @@ leaves Ctrl+C to the main process, runs the tasks it is sent, and reports each r
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import traceback
 from multiprocessing.connection import Connection
@@ -94,9 +95,10 @@ def rebuild_error(kind: str, message: str, task: ShardTask) -> BaseException:
     return WorkerError(f"{task.label}: {message}")
 
 
-def pool_main(conn: Connection, folder: str | None, index: int, device: str, parent: int) -> None:
+def pool_main(conn: Connection, folder: str | None, index: int, device: str, parent: int, workers: int = 1) -> None:
     """A pool process: run the tasks sent on `conn` until told to stop (None)."""
     die_with_parent(parent)
+    os.environ["VIDCURATE_WORKERS"] = str(workers)  # how many share the cores (stages size their threads by it)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the main process's to handle
     worker = Worker(RunFolder(folder) if folder else None, index, device)
     try:

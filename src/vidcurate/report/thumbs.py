@@ -85,15 +85,16 @@ def sample_frames(
 ) -> list[tuple[float, np.ndarray]]:
     """`n` RGB frames spread over the span, as (time_s, frame); empty when nothing decodes.
 
-    A span holding at least `n` key frames shows key frames spread over it: only they are decoded
-    (an eighth of a full decode on x264 files with 2-second GOPs, `bench/split_bench.py`). Otherwise
-    the frames nearest the `n` evenly spaced targets: one pass over a short span, one short seek
-    per frame over a long one.
+    A span of 2 to 20 s holding at least `n` key frames shows key frames spread over it: only they
+    are decoded (an eighth of a full decode on x264 files with 2-second GOPs, `bench/split_bench.py`).
+    Otherwise the frames nearest the `n` evenly spaced targets: one pass over a short span, one
+    short seek per frame over a long one (cheaper than reading a long span's key frames, and
+    bounded for all-intra files where every frame is a key frame).
     """
     spec = FrameSpec(num=n, max_side=max_side)
     start = float(start_s or 0.0)
     end = decode.span_end(path, end_s, duration_s)
-    if from_keyframes and end is not None and end - start > KEYFRAMES_FROM_S:
+    if from_keyframes and end is not None and KEYFRAMES_FROM_S < end - start <= long_span_s:
         keys = decode.sample(path, {"k": FrameSpec(keyframes=True, max_side=max_side)}, start_s=start_s, end_s=end)["k"]
         if len(keys) >= n:
             pick = [min(len(keys) - 1, int((i + 0.5) * len(keys) / n)) for i in range(n)]

@@ -70,6 +70,7 @@ class LLMStage(Stage[L]):
 
     resources: ClassVar[Resources] = Resources(cpus=1.0)
     reads_media: ClassVar[bool] = False
+    row_local: ClassVar[bool] = True  # one request per row
     retryable_errors: ClassVar[tuple[str, ...]] = TRANSIENT
     columns: ClassVar[Columns] = USAGE_COLUMNS  # every LLM stage appends what it cost to `llm_usage`
 

@@ -40,7 +40,10 @@ class SplitConfig(StageConfig):
     adaptive_window: int = Field(2, ge=1, description="adaptive: frames each side in the rolling average")
     adaptive_min_content: float = Field(15.0, ge=0, description="adaptive: minimum content score for a cut")
     ranges: int = Field(
-        0, ge=0, description="content/adaptive: time ranges of one long video scanned side by side (0: one per core)"
+        0,
+        ge=0,
+        description="content/adaptive: time ranges of one long video scanned side by side (0: the worker's share "
+        "of the cores, at least 2)",
     )
     ranges_min_s: float = Field(
         300.0, gt=0, description="content/adaptive: spans at least this long are scanned in ranges (same cuts)"

@@ -332,6 +332,14 @@ def scan(
     return scan_decoded(path, sink, start_s=start_s, end_s=end_s, fade_threshold=cfg.fade_threshold)
 
 
+def default_ranges() -> int:
+    """Ranges per long video: this worker's share of the cores, and at least 2 (decoders idle while
+    the detector runs). `VIDCURATE_WORKERS` is set by the engine in its pool processes."""
+    workers = max(1, int(os.environ.get("VIDCURATE_WORKERS", "1") or 1))
+    cores = os.cpu_count() or 1
+    return min(cores, max(2, cores // workers))
+
+
 def range_count(cfg: SplitConfig, start_s: float | None, end_s: float | None, duration_s: float | None) -> int:
     """How many time ranges to scan side by side (1: one pass). Content/adaptive without fades only."""
     if cfg.detector not in ("content", "adaptive") or cfg.fade_threshold is not None or duration_s is None:
@@ -339,5 +347,5 @@ def range_count(cfg: SplitConfig, start_s: float | None, end_s: float | None, du
     length = (end_s - (start_s or 0.0)) if end_s is not None else duration_s - (start_s or 0.0)
     if length < cfg.ranges_min_s:
         return 1
-    want = cfg.ranges or os.cpu_count() or 1
+    want = cfg.ranges or default_ranges()
     return max(1, min(want, int(length // (cfg.ranges_min_s / 2))))

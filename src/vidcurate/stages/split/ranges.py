@@ -79,7 +79,7 @@ def scan_in_ranges(
     path: str | Path, make_sink: Any, *, start_s: float, end_s: float | None, duration_s: float, parts: int
 ) -> tuple[np.ndarray, list[Any], int, list[str]] | None:
     """(times with the end appended, boundaries, decoder errors, messages), or None when a seam disagrees."""
-    end = end_s if end_s is not None else start_s + duration_s
+    end = end_s if end_s is not None else duration_s  # the probe's duration: where the file ends
     spans: list[tuple[float, float | None]] = list(ranges_of(start_s, end, parts))
     spans[-1] = (spans[-1][0], end_s)  # the last range reads to the span's end, or the file's
     with ThreadPoolExecutor(parts, thread_name_prefix="split-range") as pool:
