@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from childproc import peak_rss_mb, run_child
 
 
 def make_csv(path: Path, rows: int) -> None:
@@ -67,18 +66,8 @@ def child(mode: str, src: str, dest: str, root: str) -> None:
         pq.write_table(pa.Table.from_pylist(out), dest)
         rows = len(out)
     secs = time.perf_counter() - t0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb = peak_rss_mb()
     print(json.dumps({"rows": rows, "seconds": secs, "peak_rss_mb": rss_mb}))
-
-
-def run_child(mode: str, src: Path, dest: Path, root: Path) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(src), str(dest), str(root)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -94,8 +83,8 @@ def main() -> None:
         src = t / "results_10M_val.csv"
         make_csv(src, args.rows)
         (t / "videos").mkdir()
-        anchor = run_child("anchor", src, t / "anchor.parquet", t / "videos")
-        ours = run_child("vidcurate", src, t / "ours.parquet", t / "videos")
+        anchor = run_child(__file__, "anchor", src, t / "anchor.parquet", t / "videos")
+        ours = run_child(__file__, "vidcurate", src, t / "ours.parquet", t / "videos")
     assert ours["rows"] == anchor["rows"] == args.rows, (ours, anchor)
     print(f"rows: {args.rows}")
     for name, r in (("anchor (unchecked script)", anchor), ("vidcurate convert", ours)):

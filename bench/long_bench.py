@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -24,25 +23,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from memory_bench import make_long
-from split_bench import decode_once
+from split_bench import cpu_wall, decode_once
 from vidcurate.io.probe import probe_file
 from vidcurate.stages.split import SceneSplitter, SplitConfig
 
 
 def timed_split(path: Path, duration: float, repeat: int, **cfg: Any) -> tuple[float, float, list[Any]]:
     """(best wall seconds, cores busy in that run, clips)."""
-    best: tuple[float, float, list[Any]] | None = None
-    for _ in range(repeat):
-        stage = SceneSplitter(SplitConfig(detector="content", **cfg))
-        r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-        rows = stage.process_row({"id": "long", "path": str(path), "duration_s": duration})
-        r1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - t0
-        cpu = r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
-        assert isinstance(rows, list)
-        if best is None or wall < best[0]:
-            best = (wall, cpu / wall, rows)
-    assert best is not None
-    return best
+    row = {"id": "long", "path": str(path), "duration_s": duration}
+    runs = [
+        cpu_wall(lambda: SceneSplitter(SplitConfig(detector="content", **cfg)).process_row(row)) for _ in range(repeat)
+    ]
+    return min(runs, key=lambda r: r[0])
 
 
 def main() -> None:

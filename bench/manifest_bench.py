@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from childproc import peak_rss_mb, run_child
 
 WHERE = "duration_s BETWEEN 20 AND 120 AND motion_flow_mean > 0.5"
 
@@ -83,20 +82,14 @@ def child(mode: str, src: str, dest: str) -> None:
         pq.write_table(t.filter(pc.invert(mask)), Path(dest).with_name("rejected.parquet"), compression="zstd")
         kept = kept_t.num_rows
     secs = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mb()
     print(json.dumps({"seconds": secs, "rss_mb": rss, "kept": kept}))
 
 
 def measure(mode: str, src: Path, work: Path) -> dict:
     out = work / mode
     out.mkdir(exist_ok=True)
-    p = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(src), str(out / "kept.parquet")],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    return run_child(__file__, mode, src, out / "kept.parquet")
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import manifest_bench  # the same synthetic manifest
+from childproc import run_child
 
 
 def child(mode: str, run: str) -> None:
@@ -48,10 +48,7 @@ def child(mode: str, run: str) -> None:
 
 
 def measure(mode: str, run: Path) -> float:
-    p = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(run)], capture_output=True, text=True, check=True
-    )
-    return float(json.loads(p.stdout.strip().splitlines()[-1])["seconds"])
+    return float(run_child(__file__, mode, run)["seconds"])
 
 
 def synthetic_run(work: Path, rows: int) -> Path:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from childproc import run_child
 from split_bench import decode_once, make_video  # the same generated scenes and decode anchor
 
 RECIPE = {"stages": [{"probe": {}}, {"split": {"detector": "content"}}]}
@@ -67,10 +67,7 @@ def main() -> None:
         runs = []
         for k in range(args.repeat):
             out = work / f"run{k}"
-            p = subprocess.run(
-                [sys.executable, __file__, "--child", str(videos), str(out)], capture_output=True, text=True, check=True
-            )
-            runs.append(json.loads(p.stdout.strip().splitlines()[-1]))
+            runs.append(run_child(__file__, videos, out))
         best = min(runs, key=lambda r: r["run_s"])
         dec = min(decode)
         print(f"{args.files} files x 4 s, 640x360 30 fps H.264, 6 scenes each")

@@ -240,14 +240,19 @@ def end_to_end(path: Path, work: Path, repeat: int) -> float:
     return secs
 
 
-def cores_busy(path: Path) -> float:
-    """CPU seconds over wall seconds of one split of the file in this process (threaded decode)."""
+def cpu_wall(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """(wall seconds, cores busy = this process's CPU seconds over wall seconds, result) of `fn()`."""
     import resource
 
     r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    split_once(path, detector="content")
+    out = fn()
     r1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - t0
-    return (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / wall
+    return wall, (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / wall, out
+
+
+def cores_busy(path: Path) -> float:
+    """Cores kept busy by one split of the file in this process (threaded decode)."""
+    return cpu_wall(lambda: split_once(path, detector="content"))[1]
 
 
 def measure_cut(path: Path, rows: list[dict[str, Any]], work: Path, mode: str) -> dict[str, Any]:

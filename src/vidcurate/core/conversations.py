@@ -24,9 +24,9 @@ def speaker(name: Any) -> str | None:
     return SPEAKERS.get(str(name).lower())
 
 
-def strip_tokens(text: str) -> str:
+def strip_tokens(text: str, tokens: tuple[str, ...] = (VIDEO_TOKEN, IMAGE_TOKEN, AUDIO_TOKEN)) -> str:
     """The text without media tokens (a query as a human would type it)."""
-    for tok in (VIDEO_TOKEN, IMAGE_TOKEN, AUDIO_TOKEN):
+    for tok in tokens:
         text = text.replace(tok, "")
     return text.strip()
 

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vidcurate.core.conversations import IMAGE_TOKEN, VIDEO_TOKEN, strip_tokens
 from vidcurate.core.errors import ConfigError
 from vidcurate.datasets import choices
 from vidcurate.datasets.readers import Issues, bad_byte, not_utf8
@@ -282,9 +283,7 @@ class Converter(Generic[Opts]):
                 raise RecordError(f"conversation turn {i} is from {t.get('from')!r}, expected {want!r}")
             value = t["value"]
             if role == "human":  # the one media token goes first in the first turn, wherever it was
-                for tok in ("<video>", "<image>"):
-                    value = value.replace(tok, "")
-                value = value.strip()
+                value = strip_tokens(value, (VIDEO_TOKEN, IMAGE_TOKEN))
             out.append({"from": role, "value": value})
         query = out[0]["value"]
         out[0] = {"from": "human", "value": self.human(query, media)}

@@ -215,7 +215,8 @@ class Engine:
                         task = ShardTask(
                             p.spec, p.dirname, p.stage_key, s, upstream(k, s), d.part(s), d.rejected_part(s), p.keys[s]
                         )
-                        cut = fan_out(task, source.shard_size) if fans_out(p.stage) else None
+                        # source shards never exceed the shard size: only a later stage's input can
+                        cut = fan_out(task, source.shard_size) if k > 0 and fans_out(p.stage) else None
                         if cut is None:
                             in_flight.add((k, s))
                             return task

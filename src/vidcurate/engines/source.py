@@ -100,7 +100,7 @@ def shard_input(
     except BaseException:
         # an input refused half way (a repeated id, a bad file) must not leave its rows in parts the
         # folder's metadata still attributes to the previous input: a rerun writes them again
-        writer.shutdown(wait=True, cancel_futures=True)
+        writer.shutdown(wait=True, cancel_futures=True)  # before unlinking: no write may land after
         for p in written:
             p.unlink(missing_ok=True)
         raise

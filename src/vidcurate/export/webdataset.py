@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
 import re
@@ -163,11 +164,5 @@ def _row(sample: Sample) -> dict[str, Any]:
 
 def _by_file(samples: Iterator[Sample]) -> Iterator[list[Sample]]:
     """Consecutive samples of one media file (the driver sorts rows by path) as one group."""
-    group: list[Sample] = []
-    for sample in samples:
-        if group and sample.src != group[-1].src:
-            yield group
-            group = []
-        group.append(sample)
-    if group:
-        yield group
+    for _, group in itertools.groupby(samples, key=lambda s: s.src):
+        yield list(group)

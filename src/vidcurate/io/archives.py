@@ -13,7 +13,6 @@ only those fetched (`needed`).
 from __future__ import annotations
 
 import io
-import os
 import re
 import shutil
 import stat
@@ -23,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from vidcurate.core.errors import ConfigError
+from vidcurate.io.fs import atomic_path
 
 _PART = re.compile(r"^(?P<base>.+?)(?:\.(?P<num>\d{3})|[._]part(?P<alpha>[a-z]{2,3})|\.part(?P<pnum>\d+))$")
 
@@ -137,11 +137,8 @@ def extract(parts: list[Path], target: Path) -> list[Path]:
                     if info.is_dir():
                         dest.mkdir(parents=True, exist_ok=True)
                         continue
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = dest.with_name(f".vctmp-{dest.name}")
-                    with z.open(info) as src, open(tmp, "wb") as f:
+                    with z.open(info) as src, atomic_path(dest) as tmp, open(tmp, "wb") as f:
                         shutil.copyfileobj(src, f, 1 << 20)
-                    os.replace(tmp, dest)
                     out.append(dest)
         else:
             with tarfile.open(fileobj=r, mode="r|*") as t:
@@ -150,13 +147,10 @@ def extract(parts: list[Path], target: Path) -> list[Path]:
                         (root / m.name).mkdir(parents=True, exist_ok=True)
                     elif m.isfile():
                         dest = root / m.name
-                        dest.parent.mkdir(parents=True, exist_ok=True)
                         member = t.extractfile(m)
                         assert member is not None
-                        tmp = dest.with_name(f".vctmp-{dest.name}")
-                        with member, open(tmp, "wb") as f:
+                        with member, atomic_path(dest) as tmp, open(tmp, "wb") as f:
                             shutil.copyfileobj(member, f, 1 << 20)
-                        os.replace(tmp, dest)
                         out.append(dest)
     return out
 

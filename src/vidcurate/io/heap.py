@@ -9,30 +9,16 @@ nothing.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
-import sys
-from functools import cache
-from typing import Any
 
-
-@cache
-def _libc() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:
-        return None
+from vidcurate.io.proc import libc
 
 
 def trim() -> None:
     """Return free heap pages to the OS (glibc `malloc_trim`); a no-op where it does not exist."""
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
+    c = libc()
+    if c is not None and hasattr(c, "malloc_trim"):  # glibc; musl has none
+        c.malloc_trim(0)
 
 
 def collect_cycles() -> None:

@@ -24,18 +24,27 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
 
 
-def _prctl_pdeathsig(sig: int) -> bool:
+@cache
+def libc() -> Any:
+    """The C library on Linux (loaded once), else None."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return int(libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+def _prctl_pdeathsig(sig: int) -> bool:
+    try:
+        return libc() is not None and int(libc().prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)) == 0
+    except AttributeError:
         return False
 
 

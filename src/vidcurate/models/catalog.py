@@ -19,7 +19,7 @@ HF_FILES = (
     "spiece.model",
     "model.safetensors",
 )
-_HF_REQUIRED = ("config.json", "model.safetensors|pytorch_model.bin")
+HF_REQUIRED = ("config.json", "model.safetensors|pytorch_model.bin")
 
 CLIP_VIT_L14 = ModelSpec(
     "clip-vit-large-patch14",
@@ -27,7 +27,7 @@ CLIP_VIT_L14 = ModelSpec(
     "OpenAI CLIP ViT-L/14 (768-d embeddings; the LAION aesthetic predictor's backbone)",
     repo="openai/clip-vit-large-patch14",
     files=HF_FILES,
-    required=(*_HF_REQUIRED, "tokenizer.json|vocab.json"),
+    required=(*HF_REQUIRED, "tokenizer.json|vocab.json"),
     size_mb=1710,
 )
 CLIP_VIT_B32 = ModelSpec(
@@ -36,7 +36,7 @@ CLIP_VIT_B32 = ModelSpec(
     "OpenAI CLIP ViT-B/32 (512-d; about 8x cheaper than L/14 on a CPU)",
     repo="openai/clip-vit-base-patch32",
     files=HF_FILES,
-    required=(*_HF_REQUIRED, "tokenizer.json|vocab.json"),
+    required=(*HF_REQUIRED, "tokenizer.json|vocab.json"),
     size_mb=605,
 )
 SIGLIP_B16 = ModelSpec(
@@ -45,7 +45,7 @@ SIGLIP_B16 = ModelSpec(
     "Google SigLIP base/16 at 224 px (768-d)",
     repo="google/siglip-base-patch16-224",
     files=HF_FILES,
-    required=(*_HF_REQUIRED, "spiece.model|tokenizer.json"),
+    required=(*HF_REQUIRED, "spiece.model|tokenizer.json"),
     size_mb=813,
 )
 LAION_AESTHETIC = ModelSpec(
@@ -64,7 +64,7 @@ MASK2FORMER_COCO = ModelSpec(
     "Mask2Former (Swin-T) COCO panoptic: 80 thing + 53 stuff classes",
     repo="facebook/mask2former-swin-tiny-coco-panoptic",
     files=("config.json", "preprocessor_config.json", "model.safetensors"),
-    required=_HF_REQUIRED,
+    required=HF_REQUIRED,
     size_mb=190,
 )
 NUDENET = ModelSpec(

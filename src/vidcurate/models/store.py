@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from vidcurate.core.errors import ConfigError
-from vidcurate.models.catalog import HF_FILES
+from vidcurate.models.catalog import HF_FILES, HF_REQUIRED
 from vidcurate.models.spec import ModelSpec
 
 OFFLINE_ENVS = ("VIDCURATE_OFFLINE", "HF_HUB_OFFLINE")
@@ -54,7 +54,7 @@ def spec_of(ref: str) -> ModelSpec | None:
     if _HUB_ID.fullmatch(ref) and not Path(ref).expanduser().exists():
         return ModelSpec(
             ref.replace("/", "--"), "hub", f"Hub model {ref}", repo=ref, files=HF_FILES,
-            required=("config.json", "model.safetensors|pytorch_model.bin"),
+            required=HF_REQUIRED,
         )  # fmt: skip
     return None
 

@@ -86,6 +86,7 @@ class Run:
     types: dict[str, pa.DataType]
     _sampled: bool = False  # the temporary table `_sample` exists
     _samples: dict[str, tuple[str, float]] = field(default_factory=dict)
+    _files: dict[Path, pq.ParquetFile] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:
@@ -93,11 +94,14 @@ class Run:
 
     def close(self) -> None:
         self.con.close()
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
 
     def count(self, view: str) -> int:
         files = {"kept": [self.manifest], "rej": [self.rejected], "allrows": [self.manifest, self.rejected]}
         if view in files:  # the files' footers know: no scan
-            return sum(pq.ParquetFile(p).metadata.num_rows for p in files[view] if p is not None)
+            return sum(self._file(p).metadata.num_rows for p in files[view] if p is not None)
         return int(self.con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0])
 
     def sampled(self, view: str) -> tuple[str, float]:
@@ -131,11 +135,17 @@ class Run:
         self._samples[view] = src, (got / total if got else 1.0)
         return self._samples[view]
 
+    def _file(self, path: Path) -> pq.ParquetFile:
+        """The file with its footer parsed once (a big run's footer lists thousands of row groups)."""
+        if path not in self._files:
+            self._files[path] = pq.ParquetFile(path)
+        return self._files[path]
+
     def _sample_of(self, view: str, path: Path | None, share: float) -> str:
         """A seeded block sample of one file: whole row groups when there are many, so only they are read."""
         if path is None:
             return view
-        pf = pq.ParquetFile(path)
+        pf = self._file(path)
         groups = pf.metadata.num_row_groups
         if groups < MIN_GROUPS_TO_PICK:  # few big groups: DuckDB samples 2048-row vectors (reads the file)
             return f"(SELECT * FROM {view} USING SAMPLE {100.0 * share:.4f}% (system, 7))"

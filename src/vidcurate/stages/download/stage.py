@@ -98,8 +98,8 @@ class Downloader(Stage[DownloadConfig]):
             spans = [(rows[i].get("start_s"), rows[i].get("end_s")) for i in idx]
             ranged = bool(url) and ytdlp.wants_ytdlp(url) and all(e is not None for _, e in spans)
             ranged = ranged and len(idx) < self.config.whole_from
-            for i in idx:
-                stem = schema.stable_id("url", url, *((spans[idx.index(i)],) if ranged else ()))
+            for i, span in zip(idx, spans, strict=True):
+                stem = schema.stable_id("url", url, *((span,) if ranged else ()))
                 plans.append((stem, ranged))
                 job = jobs.setdefault(stem, {"url": url, "span": None, "rows": []})
                 job["rows"].append(i)

@@ -68,6 +68,7 @@ class QualityScorer(FrameScorer[QualityConfig]):
     _brisque: Any = None
     _iqa_path: Path | None = None
     _iqa: Any = None
+    _iqa_txt: Any = None  # the IQA prompts, embedded once
 
     def frame_spec(self) -> FrameSpec:
         cfg = self.config
@@ -107,9 +108,11 @@ class QualityScorer(FrameScorer[QualityConfig]):
             assert self._iqa_path is not None
             device = pick_device(self.config.device)
             self._iqa = load_clip(self._iqa_path, device, pick_dtype(self.config.dtype, device))
+            self._iqa_txt = self._iqa.texts(list(IQA_PROMPTS))  # the prompts never change: encoded once
 
     def teardown(self) -> None:
         self._iqa = None
+        self._iqa_txt = None
 
     def score(self, frames: Frames) -> dict[str, Any]:
         cfg = self.config
@@ -140,7 +143,7 @@ class QualityScorer(FrameScorer[QualityConfig]):
             crops = [c for i in pick for c in native_crops(native[lit[i]], box, cfg.crop)]
             out["quality_brisque"] = float(np.mean([self._brisque.score(c) for c in crops]))
         if self._iqa is not None:
-            out["quality_clip_iqa"] = clip_iqa(self._iqa, [native[i] for i in lit], cfg.batch_size)
+            out["quality_clip_iqa"] = clip_iqa(self._iqa, [native[i] for i in lit], cfg.batch_size, self._iqa_txt)
         return out
 
 
@@ -166,10 +169,11 @@ def native_crops(rgb: np.ndarray, box: tuple[int, int, int, int], size: int) -> 
 IQA_PROMPTS = ("Good photo.", "Bad photo.")
 
 
-def clip_iqa(model: Any, frames: list[np.ndarray], batch_size: int) -> float:
-    """CLIP-IQA: mean over frames of softmax(100 x cos) for "Good photo." against "Bad photo."."""
+def clip_iqa(model: Any, frames: list[np.ndarray], batch_size: int, txt: np.ndarray) -> float:
+    """CLIP-IQA: mean over frames of softmax(100 x cos) for "Good photo." against "Bad photo."
+
+    `txt`: the two prompts' embeddings (`model.texts(IQA_PROMPTS)`, made once per worker)."""
     img = model.images(frames, batch_size)
-    txt = model.texts(list(IQA_PROMPTS))
     logits = 100.0 * img @ txt.T
     logits -= logits.max(axis=1, keepdims=True)
     p = np.exp(logits)

@@ -115,7 +115,8 @@ def detect(
             box = (max(0.0, fx0), max(0.0, fy0), min(float(w), fx1), min(float(h), fy1))
             if box[2] - box[0] < 2 or box[3] - box[1] < 2:
                 continue
-            pix = aligned[i][labels == k]
+            inside = (slice(y, y + bh), slice(x, x + bw))  # the component lies in its box: compare only there
+            pix = aligned[i][inside][labels[inside] == k]
             color = tuple(float(c) for c in np.nanmean(pix, axis=0))
             found.append(Detection(i, box, world, float(area), color))  # type: ignore[arg-type]
         out.append(found)

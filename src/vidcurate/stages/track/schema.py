@@ -37,7 +37,6 @@ TRACK = pa.struct(
         ("positions_3d", pa.list_(pa.list_(pa.float64()))),
     ]
 )
-TRACK_FIELDS = tuple(f.name for f in TRACK)
 COLUMNS = {
     "tracks": pa.list_(TRACK),
     "track_count": pa.int64(),
