@@ -285,3 +285,11 @@ def test_hub_paths_up_to_the_network_boundary(tmp_path: Path, monkeypatch: Any) 
         hub.parse("hf://datasets/onlyowner")
     assert json.dumps(hub.parse("hf://datasets/a/b")) == '["a/b", "*"]'
     assert os.sep  # (the fake wrote under tmp_path only)
+
+
+def test_a_retry_after_header_that_cannot_be_read_means_the_usual_backoff() -> None:
+    from vidcurate.stages.download.http import _retry_after
+
+    assert _retry_after("2") == 2.0 and _retry_after("-5") == 0.0
+    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: go now
+    assert _retry_after("soon, please") is None and _retry_after("") is None
